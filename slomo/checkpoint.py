@@ -1,0 +1,127 @@
+"""Reading and writing checkpoints: the reference's `SuperSloMo.ckpt` and the project's own format.
+
+Both load with `torch.load(weights_only=True)`: tensors and plain containers only, plus
+`datetime` for the reference's timestamp. Nothing else is unpickled.
+"""
+import datetime
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig
+from .errors import CheckpointError
+
+FORMAT = "slomo-checkpoint"
+VERSION = 1
+REFERENCE_KEYS = ("state_dictFC", "state_dictAT")
+DEFAULT_NAME = "slomo-dis.pt"
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint shipped in the repository's `checkpoints/` folder."""
+    return Path(__file__).resolve().parent.parent / "checkpoints" / DEFAULT_NAME
+
+
+def _torch_load(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals([datetime.datetime, datetime.timezone, datetime.timedelta]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        raise CheckpointError(f"{path}: refused to load, it holds objects other than tensors ({first[:120]})") from e
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated file)") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not a Super SloMo checkpoint (holds a {type(obj).__name__}, not a dict)")
+    return obj
+
+
+def _reference_width(sd: dict, path: Path) -> float:
+    w = sd.get("conv1.weight")
+    if not isinstance(w, torch.Tensor) or w.dim() != 4:
+        raise CheckpointError(f"{path}: reference checkpoint has no valid 'conv1.weight'")
+    return w.shape[0] / 32
+
+
+def read_checkpoint(path) -> tuple:
+    """Load any supported checkpoint. Returns (ModelConfig, state_dict, metadata)."""
+    path = Path(path)
+    obj = _torch_load(path)
+    if obj.get("format") == FORMAT:
+        if obj.get("version") != VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version {obj.get('version')} is not supported")
+        try:
+            config = ModelConfig.from_dict(obj["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: bad model config in checkpoint ({e})") from e
+        if not isinstance(obj.get("state_dict"), dict):
+            raise CheckpointError(f"{path}: checkpoint has no state_dict")
+        return config, obj["state_dict"], obj.get("metadata", {})
+    if all(k in obj for k in REFERENCE_KEYS):
+        fc, at = obj["state_dictFC"], obj["state_dictAT"]
+        if not isinstance(fc, dict) or not isinstance(at, dict):
+            raise CheckpointError(f"{path}: reference checkpoint's state dicts are not dicts")
+        config = ModelConfig(width=_reference_width(fc, path), flow="unet", padding="zeros", leaky_head=True)
+        sd = {f"flow.{k}": v for k, v in fc.items()}
+        sd.update({f"interp.{k}": v for k, v in at.items()})
+        meta = {k: v for k, v in obj.items() if k not in REFERENCE_KEYS}
+        meta["source_format"] = "reference"
+        return config, sd, meta
+    keys = ", ".join(sorted(map(str, obj))[:6])
+    raise CheckpointError(f"{path}: not a Super SloMo checkpoint (keys: {keys or 'none'}; expected "
+                          f"'state_dictFC'/'state_dictAT' or the slomo format)")
+
+
+def check_state_dict(model: torch.nn.Module, sd: dict, path) -> None:
+    """Raise CheckpointError naming the first missing, unexpected or misshapen tensor."""
+    want = model.state_dict()
+    missing = [k for k in want if k not in sd]
+    unexpected = [k for k in sd if k not in want]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {len(missing)} tensors, first {missing[0]!r}")
+    if unexpected:
+        raise CheckpointError(f"{path}: checkpoint has {len(unexpected)} unexpected tensors, first {unexpected[0]!r}")
+    for k, v in want.items():
+        got = sd[k]
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(v.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise CheckpointError(f"{path}: tensor {k!r} has shape {shape}, the model needs {tuple(v.shape)}")
+
+
+def atomic_save(obj, path) -> Path:
+    """torch.save to a temporary file beside `path`, then rename: no half-written files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_checkpoint(path, config: ModelConfig, state_dict: dict, **metadata) -> Path:
+    """Write the project's format: config, weights and free-form metadata (step, metrics, ...)."""
+    obj = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
+           "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "metadata": metadata}
+    return atomic_save(obj, path)
+
+
+def write_reference_checkpoint(path, flow_state: dict, interp_state: dict, **extra) -> Path:
+    """Write the reference repository's layout (used by tests and for export)."""
+    obj = {"Detail": "Super SloMo checkpoint", "epoch": 0, "timestamp": datetime.datetime.now(),
+           "trainBatchSz": 6, "validationBatchSz": 10, "learningRate": 1e-4,
+           "loss": [[0.0]], "valLoss": [[0.0]], "valPSNR": [[0.0]],
+           "state_dictFC": {k: v.detach().cpu() for k, v in flow_state.items()},
+           "state_dictAT": {k: v.detach().cpu() for k, v in interp_state.items()}}
+    obj.update(extra)
+    return atomic_save(obj, path)
