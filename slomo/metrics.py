@@ -1,0 +1,43 @@
+"""Image quality metrics. All take (B,3,H,W) float RGB in [0,1] and return (B,) float tensors."""
+import torch
+import torch.nn.functional as F
+
+
+def psnr(pred, target, eps: float = 1e-10):
+    """Peak signal-to-noise ratio in dB, peak 1.0, over all pixels and channels."""
+    mse = ((pred.float() - target.float()) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / (mse + eps))
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, device):
+    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = (g / g.sum()).view(1, 1, 1, -1)
+    return g.expand(channels, 1, 1, size), g.view(1, 1, -1, 1).expand(channels, 1, size, 1)
+
+
+def ssim(pred, target, window: int = 11, sigma: float = 1.5):
+    """Structural similarity (Wang et al. 2004): Gaussian 11x11 window, sigma 1.5,
+    constants for a data range of 1, valid region only, mean over channels and pixels."""
+    x, y = pred.float(), target.float()
+    C = x.shape[1]
+    gx, gy = _gaussian_window(window, sigma, C, x.device)
+
+    def blur(v):
+        return F.conv2d(F.conv2d(v, gx, groups=C), gy, groups=C)
+
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"ssim needs images of at least {window}x{window}, got {tuple(x.shape[-2:])}")
+    mx, my = blur(x), blur(y)
+    sxx = blur(x * x) - mx * mx
+    syy = blur(y * y) - my * my
+    sxy = blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1)
+
+
+def interpolation_error(pred, target):
+    """Middlebury IE: root-mean-square difference in 0-255 grey levels over all channels."""
+    d = (pred.float() - target.float()) * 255
+    return torch.sqrt((d ** 2).flatten(1).mean(1))

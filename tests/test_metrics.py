@@ -1,0 +1,26 @@
+import pytest
+import torch
+
+from slomo.metrics import interpolation_error, psnr, ssim
+
+
+def test_identical_images():
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.all(psnr(x, x) > 90)
+    assert torch.allclose(ssim(x, x), torch.ones(2), atol=1e-5)
+    assert torch.all(interpolation_error(x, x) == 0)
+
+
+def test_known_values():
+    a, b = torch.zeros(1, 3, 16, 16), torch.full((1, 3, 16, 16), 0.1)
+    assert psnr(a, b).item() == pytest.approx(20.0, abs=1e-4)
+    assert interpolation_error(a, b).item() == pytest.approx(25.5, abs=1e-3)
+
+
+def test_ssim_drops_with_noise():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 48, 48, generator=g)
+    noisy = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    assert ssim(x, noisy).item() < 0.9
+    with pytest.raises(ValueError):
+        ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
