@@ -330,11 +330,14 @@ class ClipDataset:
 class FlowCache:
     """Crops with precomputed DIS flow (`build_flow_cache`), for training the `dis` front end
     without recomputing flow every step. The flow is computed on the whole frame, as at inference.
+    hard_fraction < 1 keeps only that fraction of samples where plain DIS interpolation errs most
+    (occlusions, large motion: where the network has something to learn).
 
     get(i, g) -> dict I0, I1 (3,h,w), It (1,3,h,w), t (1,), flows (4,h,w) = F01, F10 in pixels
     """
 
-    def __init__(self, path, crop=(128, 128), augment: bool = True, preset: str = None):
+    def __init__(self, path, crop=(128, 128), augment: bool = True, preset: str = None,
+                 hard_fraction: float = 1.0):
         path = Path(path)
         if not path.is_file():
             raise InputError(f"flow cache not found: {path}")
@@ -350,11 +353,29 @@ class FlowCache:
         if crop[0] > size or crop[1] > size:
             raise InputError(f"crop {tuple(crop)} is larger than the cached {size}x{size} samples")
         self.crop, self.augment = tuple(crop), augment
+        self.index = torch.arange(len(self.images))
+        if hard_fraction < 1:
+            err = self.flow_errors()
+            keep = max(1, int(round(hard_fraction * len(err))))
+            self.index = torch.argsort(err, descending=True)[:keep].sort().values
+
+    @torch.no_grad()
+    def flow_errors(self, chunk: int = 64) -> torch.Tensor:
+        """(N,) mean absolute error of plain DIS flow interpolation on each cached sample."""
+        from .synthesis import synthesize
+        errs = []
+        for s in range(0, len(self.images), chunk):
+            im = self.images[s:s + chunk].permute(0, 1, 4, 2, 3).float() / 255  # (n,3,3,C,C)
+            fl = self.flows[s:s + chunk].float()
+            out = synthesize(im[:, 0], im[:, 2], fl[:, :2], fl[:, 2:], self.t[s:s + chunk], padding_mode="border")
+            errs.append((out["It"] - im[:, 1]).abs().flatten(1).mean(1))
+        return torch.cat(errs)
 
     def __len__(self):
-        return len(self.images)
+        return len(self.index)
 
     def get(self, i: int, g: torch.Generator) -> dict:
+        i = int(self.index[i])
         C = self.images.shape[2]
         ys, xs = _crop_box(C, C, self.crop, g)
         im = self.images[i, :, ys, xs].permute(0, 3, 1, 2).float() / 255
@@ -373,12 +394,12 @@ def collate(items: list) -> dict:
 
 
 def open_dataset(path, crop=(128, 128), span: int = None, targets: int = 1, augment: bool = True,
-                 preset: str = None):
+                 preset: str = None, hard_fraction: float = 1.0):
     """A FlowCache for an `.npz` file, else a ClipDataset (a prepared `train/` folder, or the dataset
     root, whose `train/` is then used)."""
     path = Path(path)
     if path.suffix == ".npz":
-        return FlowCache(path, crop, augment, preset)
+        return FlowCache(path, crop, augment, preset, hard_fraction)
     if (path / "train").is_dir():
         path = path / "train"
     return ClipDataset(path, crop, span, targets, augment)

@@ -39,6 +39,8 @@ class TrainConfig:
     init:       checkpoint to start from: the reference SuperSloMo.ckpt or a slomo checkpoint ("" = random)
     init_flow_only: take only the flow network from `init`
     zero_head:  zero the interpolation network's last convolution, so step 0 is plain flow interpolation
+    kaiming_init: He-normal init (leaky ReLU 0.1) of networks not loaded from `init`; PyTorch's default
+                init shrinks activations ~20x through the U-Net, which makes a zero head learn very slowly
     weights:    loss weights; the reference's are 204/102/0.005/1 (reconstruction/warping/perceptual/smoothness)
     vgg_weights: torchvision VGG16 weights file for the perceptual loss ("" = torchvision's cache, if present)
     """
@@ -49,12 +51,14 @@ class TrainConfig:
     init: str = ""
     init_flow_only: bool = False
     zero_head: bool = False
+    kaiming_init: bool = False
     steps: int = 1000
     batch_size: int = 8
     crop: int = 128
     span: int = 0
     targets: int = 1
     augment: bool = True
+    hard_fraction: float = 1.0
     lr: float = 1e-4
     lr_min: float = 1e-6
     schedule: str = "cosine"
@@ -88,6 +92,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(f"{name} must be a non-negative integer, got {v!r}")
+        if not 0 < self.hard_fraction <= 1:
+            raise InputError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
         if self.crop % 32:
             raise InputError(f"crop must be a multiple of 32, got {self.crop}")
         if not self.targets >= 1:
@@ -243,7 +249,8 @@ class Trainer:
         self.opt = torch.optim.Adam(trainable, lr=cfg.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
         preset = cfg.model_config.dis_preset if cfg.model_config.flow == "dis" else None
-        self.data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset)
+        self.data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset,
+                                 cfg.hard_fraction)
         if getattr(self.data, "flows", None) is not None and cfg.model_config.flow != "dis":
             raise InputError("a flow cache (.npz) trains only the 'dis' front end; use prepared clips for 'unet'")
         self.features, self.notes = None, []
@@ -272,6 +279,16 @@ class Trainer:
                 raise CheckpointError(f"{cfg.init}: does not fit this model (width {config.width} vs "
                                       f"{cfg.model_config.width}, flow {config.flow} vs {cfg.model_config.flow})")
             model.load_state_dict(picked, strict=False)
+        if cfg.kaiming_init:
+            loaded = ("flow", "interp") if cfg.init and not cfg.init_flow_only else ("flow",) if cfg.init else ()
+            for name in ("flow", "interp"):
+                net = getattr(model, name)
+                if net is None or name in loaded:
+                    continue
+                for mod in net.modules():
+                    if isinstance(mod, torch.nn.Conv2d):
+                        torch.nn.init.kaiming_normal_(mod.weight, a=0.1, nonlinearity="leaky_relu")
+                        torch.nn.init.zeros_(mod.bias)
         if cfg.zero_head:
             torch.nn.init.zeros_(model.interp.conv3.weight)
             torch.nn.init.zeros_(model.interp.conv3.bias)
@@ -386,8 +403,11 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         if state_path.is_file() and resume:
             saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
-            if saved and saved != json.loads(json.dumps(cfg.to_dict())):
-                diff = sorted(k for k in set(saved) | set(cfg.to_dict()) if saved.get(k) != cfg.to_dict().get(k))
+            now = json.loads(json.dumps(cfg.to_dict()))
+            defaults = {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
+            if saved and saved != now:  # keys added to TrainConfig since the run began count at their default
+                diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else
+                                                 k not in defaults or defaults[k] != now[k]))
                 if set(diff) - {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads"}:
                     raise InputError(f"{out} holds a run with a different config ({', '.join(diff)}); "
                                      f"use another out folder")
