@@ -172,13 +172,15 @@ def probe(path) -> VideoInfo:
     # packet timestamps: frame count and real frame rate, without decoding anything
     res = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{v.group(1)}",
                           "-c", "copy", "-f", "framecrc", "-"], capture_output=True, check=False)
-    tb, pts = None, []
+    tb, pts, packets = None, [], 0
     for line in res.stdout.decode(errors="replace").splitlines():
         if line.startswith("#tb 0:"):
             tb = Fraction(line.split(":", 1)[1].strip())
         elif line and not line.startswith("#"):
-            parts = line.split(",")
-            if len(parts) >= 3 and parts[2].strip().lstrip("-").isdigit():
+            packets += 1
+            parts = line.split(",")  # stream, dts, pts, duration, size, checksum
+            # empty packets (AVI's "dropped" frames) repeat the previous frame: they decode to nothing
+            if len(parts) >= 5 and parts[2].strip().lstrip("-").isdigit() and parts[4].strip() != "0":
                 pts.append(int(parts[2]))
     header_rate = _rate_field(v.group(3), "fps") or _rate_field(v.group(3), "tbr")
     fps, vfr, fps_range = header_rate, False, None
@@ -195,11 +197,11 @@ def probe(path) -> VideoInfo:
         if not regular:
             vfr, fps = True, snap_rate(ts_rate)
             fps_range = (float(1 / (int(diffs.max()) * tb)), float(1 / (int(diffs.min()) * tb)))
-        elif not agree:
-            fps = snap_rate(ts_rate)
+        elif not agree or header_rate.denominator not in (1, 1001):
+            fps = snap_rate(ts_rate)  # the header rounds unusual rates to 2 decimals; timestamps do not
     if fps is None:
         raise InputError(f"{path.name}: cannot tell the frame rate; pass --fps")
-    frames = len(pts) or int(round(duration * fps))
+    frames = packets or int(round(duration * fps))
     return VideoInfo(path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
                      codec=v.group(2), stream=int(v.group(1)), vfr=vfr, fps_range=fps_range,
                      audio_codec=audio.group(2) if audio else None,
@@ -300,7 +302,7 @@ class FrameWriter:
         vf = (f"scale=out_color_matrix={color_matrix}:out_range=tv,format=yuv420p,"
               f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}:range=tv")
         if sar:
-            vf += f",setsar={sar.numerator}/{sar.denominator}"
+            vf += f",setsar=sar={sar.numerator}/{sar.denominator}:max=65535"
         cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ew}x{eh}",
                "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-"]
@@ -736,8 +738,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     n = reader.count
     if reader.returncode or n < info.frames * 0.95 - 1:
         why = f" ({_last_line(reader.log)})" if reader.log.strip() else ""
-        say(f"{input.name} claims {info.frames} frames but only {n} decoded (damaged or truncated file?); "
-            f"converted those{why}", warning=True)
+        say(f"{input.name} claims {info.frames} frames but only {n} decode (a damaged or truncated file, or "
+            f"empty 'dropped' frames); converted those {n}{why}", warning=True)
     if cuts:
         say(f"{cuts} scene cut{'s' if cuts > 1 else ''}: frames duplicated there instead of interpolated")
     audio_done = {None: None, "copy": "copied", "aac": "re-encoded", "slow": "slowed"}[plan and plan.mode]
