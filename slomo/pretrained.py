@@ -171,8 +171,9 @@ def reference_checkpoint(*, fallback=None, **kw):
 def untrained_model(device=None) -> SuperSloMo:
     """A `dis` model whose interpolation network outputs zeros: no flow refinement and Vt0 = 0.5,
     so it equals classical DIS flow interpolation (`baselines.FlowInterp`). Used before any
-    checkpoint is shipped, so notebooks still run."""
-    model = SuperSloMo(flow="dis", padding="border")
+    checkpoint is shipped, so notebooks still run. Quarter width: with a zero head, the width
+    changes nothing but the speed."""
+    model = SuperSloMo(flow="dis", padding="border", width=0.25)
     torch.nn.init.zeros_(model.interp.conv3.weight)
     torch.nn.init.zeros_(model.interp.conv3.bias)
     model.metadata = {"note": "untrained: DIS flow + zero interpolation head"}

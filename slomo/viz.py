@@ -48,9 +48,11 @@ def to_uint8(image) -> np.ndarray:
 
 def to_tensor(frame) -> torch.Tensor:
     """(H,W,3) uint8 RGB -> (1,3,H,W) float RGB in [0,1]."""
-    x = np.ascontiguousarray(np.asarray(frame))
+    x = np.asarray(frame)
     if x.ndim != 3 or x.shape[2] != 3 or x.dtype != np.uint8:
         raise ValueError(f"expected a (H,W,3) uint8 RGB frame; got {x.dtype} {x.shape}")
+    if not (x.flags.c_contiguous and x.flags.writeable):  # e.g. frames decoded into read-only buffers
+        x = np.array(x, order="C")
     return torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0).float() / 255
 
 
@@ -280,32 +282,86 @@ def plot_flow(flow, ax=None, title: str = None, max_norm: float = None):
     return ax
 
 
+def read_scalars(run_dir) -> dict:
+    """Every scalar a tensorboard(X) run logged: {tag: [(step, value), ...]} sorted by step.
+
+    Reads the `events.out.tfevents.*` files under `run_dir` (TFRecord framing, Event protos)
+    without TensorBoard installed.
+    """
+    import struct
+    from tensorboardX.proto import event_pb2
+    scalars = {}
+    for f in sorted(Path(run_dir).rglob("events.out.tfevents.*")):
+        data = f.read_bytes()
+        pos = 0
+        while pos + 12 <= len(data):
+            (n,) = struct.unpack_from("<Q", data, pos)
+            record = data[pos + 12:pos + 12 + n]
+            pos += 12 + n + 4
+            if len(record) < n:
+                break  # a file still being written
+            event = event_pb2.Event.FromString(record)
+            for v in event.summary.value:
+                if v.HasField("simple_value"):
+                    scalars.setdefault(v.tag, []).append((int(event.step), float(v.simple_value)))
+    return {k: sorted(v) for k, v in scalars.items()}
+
+
+def plot_scalars(scalars: dict, tags, ax=None, smooth: int = 1):
+    """Plot logged scalars (from `read_scalars`) against the step; `smooth` = moving-average window."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        ax = plt.subplots(figsize=(6, 3.5))[1]
+    for tag in tags:
+        if tag not in scalars:
+            continue
+        steps, values = map(np.asarray, zip(*scalars[tag]))
+        if smooth > 1 and len(values) >= smooth:
+            values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+            steps = steps[smooth - 1:]
+        ax.plot(steps, values, label=tag)
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+    return ax
+
+
 # ---- videos in notebooks ------------------------------------------------------------------------
+def _h264_copy(path: Path, out: Path, seconds: float = None) -> Path:
+    """Re-encode `path` as browser-friendly H.264/AAC MP4 at `out` (temp file + rename)."""
+    import imageio_ffmpeg
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.mp4")
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(path)]
+    cmd += ["-t", f"{seconds:g}"] if seconds else []
+    cmd += ["-map", "0:v:0", "-map", "0:a:0?", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:v", "libx264",
+            "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-movflags", "+faststart", str(tmp)]
+    res = subprocess.run(cmd, capture_output=True, check=False)
+    if res.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        msg = res.stderr.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"could not re-encode {path.name}: {msg[-1] if msg else 'ffmpeg failed'}")
+    tmp.replace(out)
+    return out
+
+
 def browser_video(path, out_dir=None) -> Path:
     """An H.264/AAC MP4 copy of a video that every browser plays (yuv420p, even size, faststart).
 
     Writes `<out_dir>/<stem>.preview.mp4` (default: beside the input) unless it is newer than the
     input already. The input is never touched.
     """
-    import imageio_ffmpeg
     path = Path(path)
-    out_dir = Path(out_dir) if out_dir is not None else path.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{path.stem}.preview.mp4"
+    out = Path(out_dir if out_dir is not None else path.parent) / f"{path.stem}.preview.mp4"
     if out.is_file() and out.stat().st_mtime >= path.stat().st_mtime:
         return out
-    tmp = out.with_name(f".{out.name}.tmp.mp4")
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0:v:0",
-           "-map", "0:a:0?", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:v", "libx264",
-           "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac",
-           "-movflags", "+faststart", str(tmp)]
-    res = subprocess.run(cmd, capture_output=True, check=False)
-    if res.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        msg = res.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"could not make a browser copy of {path.name}: {msg[-1] if msg else 'ffmpeg failed'}")
-    tmp.replace(out)
-    return out
+    return _h264_copy(path, out)
+
+
+def trim_video(path, out_dir, seconds: float = 1.0) -> Path:
+    """The first `seconds` of a video as `<out_dir>/<stem>-first<seconds>s.mp4` (for quick runs)."""
+    path = Path(path)
+    return _h264_copy(path, Path(out_dir) / f"{path.stem}-first{seconds:g}s.mp4", seconds)
 
 
 def video_html(path, title: str = None, width: int = 400, embed_limit_mb: float = 40.0,

@@ -109,3 +109,17 @@ def test_video_html_embeds_small_files_and_links_large_ones(tmp_path):
     assert "data:video/mp4;base64," in small and 'href="my%20clip.mp4"' in small
     large = viz.video_html(f, embed_limit_mb=0.0001, relative_to=tmp_path)
     assert 'src="my%20clip.mp4"' in large
+
+
+def test_read_scalars_reads_what_tensorboardx_wrote(tmp_path):
+    from tensorboardX import SummaryWriter
+    w = SummaryWriter(str(tmp_path))
+    for s in range(5):
+        w.add_scalar("train/loss", 1.0 / (s + 1), s)
+        if s % 2 == 0:
+            w.add_scalar("val/psnr", 30.0 + s, s)
+    w.close()
+    sc = viz.read_scalars(tmp_path)
+    assert [s for s, _ in sc["train/loss"]] == [0, 1, 2, 3, 4]
+    assert sc["train/loss"][3][1] == pytest.approx(0.25)
+    assert sc["val/psnr"] == [(0, 30.0), (2, 32.0), (4, 34.0)]
