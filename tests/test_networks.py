@@ -49,9 +49,10 @@ def test_nnpack_inference_equals_default_kernels_and_training_is_untouched():
     fast, plain = run(True), run(False)
     assert torch.allclose(fast, plain, atol=1e-4, rtol=1e-4)
     w = net.conv1.weight
-    assert use_nnpack(x, w) == nnpack_available()  # inference on CPU fp32: the fast path
-    assert not use_nnpack(x.requires_grad_(), w)  # training keeps autograd's kernels
-    assert not use_nnpack(x.detach()[..., :16, :16], w)  # small maps keep the default kernel
+    with torch.no_grad():
+        assert use_nnpack(x, w) == nnpack_available()  # inference on CPU fp32: the fast path
+        assert not use_nnpack(x[..., :16, :16], w)  # small maps keep the default kernel
+    assert not use_nnpack(x, w)  # training (weights need gradients) keeps autograd's kernels
     net.train()
     run(True)
     net(x).sum().backward()
