@@ -36,12 +36,21 @@ def _add_convert(sub):
 
 
 def _run_convert(args) -> int:
+    import signal
+
     from .video import convert
+
+    def terminated(*_):  # `kill` cleans up like Ctrl-C: the partial file is removed
+        raise KeyboardInterrupt
     kw = {} if args.scene_threshold is None else {"scene_threshold": args.scene_threshold}
-    result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
-                     method=args.method, batch_size=args.batch_size, device=args.device,
-                     precision=args.precision, audio=args.audio, overwrite=args.overwrite,
-                     progress=not args.quiet, **kw)
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
+                         method=args.method, batch_size=args.batch_size, device=args.device,
+                         precision=args.precision, audio=args.audio, overwrite=args.overwrite,
+                         progress=not args.quiet, **kw)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(f"wrote {result}")
     return 0

@@ -172,29 +172,36 @@ def probe(path) -> VideoInfo:
     # packet timestamps: frame count and real frame rate, without decoding anything
     res = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{v.group(1)}",
                           "-c", "copy", "-f", "framecrc", "-"], capture_output=True, check=False)
-    tb, pts = None, []
+    tb, pts, packets = None, [], 0
     for line in res.stdout.decode(errors="replace").splitlines():
         if line.startswith("#tb 0:"):
             tb = Fraction(line.split(":", 1)[1].strip())
         elif line and not line.startswith("#"):
-            parts = line.split(",")
-            if len(parts) >= 3 and parts[2].strip().lstrip("-").isdigit():
+            packets += 1
+            parts = line.split(",")  # stream, dts, pts, duration, size, checksum
+            # empty packets (AVI's "dropped" frames) repeat the previous frame: they decode to nothing
+            if len(parts) >= 5 and parts[2].strip().lstrip("-").isdigit() and parts[4].strip() != "0":
                 pts.append(int(parts[2]))
     header_rate = _rate_field(v.group(3), "fps") or _rate_field(v.group(3), "tbr")
     fps, vfr, fps_range = header_rate, False, None
     ticks = np.unique(np.array(pts, dtype=np.int64))
     if tb and len(ticks) >= 3:
+        # constant rate: nearly every frame lasts the median duration (give or take a tick of
+        # rounding, as in Matroska's millisecond clock); a dropped frame here and there is allowed
         diffs = np.diff(ticks)
+        med = float(np.median(diffs))
+        regular = np.mean(np.abs(diffs - med) <= max(1.0, 0.02 * med)) >= 0.9
         ts_rate = Fraction(len(ticks) - 1) / (int(ticks[-1] - ticks[0]) * tb)
-        spread = int(diffs.max() - diffs.min()) > max(2, 0.2 * float(np.median(diffs)))
-        agree = header_rate is not None and abs(float(ts_rate / header_rate) - 1) < 0.005
-        if spread or not agree:
-            vfr = spread or header_rate is not None
-            fps = snap_rate(ts_rate)
+        med_rate = 1 / (Fraction(med) * tb)
+        agree = header_rate is not None and abs(float(med_rate / header_rate) - 1) < max(0.005, 1.5 / med)
+        if not regular:
+            vfr, fps = True, snap_rate(ts_rate)
             fps_range = (float(1 / (int(diffs.max()) * tb)), float(1 / (int(diffs.min()) * tb)))
+        elif not agree or header_rate.denominator not in (1, 1001):
+            fps = snap_rate(ts_rate)  # the header rounds unusual rates to 2 decimals; timestamps do not
     if fps is None:
         raise InputError(f"{path.name}: cannot tell the frame rate; pass --fps")
-    frames = len(pts) or int(round(duration * fps))
+    frames = packets or int(round(duration * fps))
     return VideoInfo(path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
                      codec=v.group(2), stream=int(v.group(1)), vfr=vfr, fps_range=fps_range,
                      audio_codec=audio.group(2) if audio else None,
@@ -268,6 +275,16 @@ class AudioPlan:
         return af + ["-c:a", "aac", "-b:a", "160k"]
 
 
+def mux_audio(video_path, plan: AudioPlan, duration: float, path) -> None:
+    """Copy the video stream of `video_path` and add the planned audio, cut to `duration` seconds."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video_path), "-i", str(plan.source),
+           "-map", "0:v:0", "-map", f"1:{plan.stream}", "-c:v", "copy", *plan.args(), "-t", f"{duration:.6f}",
+           "-movflags", "+faststart", "-f", "mp4", str(path)]
+    res = subprocess.run(cmd, capture_output=True, check=False)
+    if res.returncode != 0:
+        raise SlomoError(f"ffmpeg could not add the audio: {_last_line(res.stderr.decode(errors='replace'))}")
+
+
 class FrameWriter:
     """Encode uint8 RGB frames to H.264 MP4 (yuv420p, +faststart) through an ffmpeg pipe.
 
@@ -275,8 +292,8 @@ class FrameWriter:
     even sizes); nothing is scaled or cropped.
     """
 
-    def __init__(self, path, width: int, height: int, fps: Fraction, audio: AudioPlan = None,
-                 color_matrix: str = "bt601", sar: Fraction = None, crf: int = 18, preset: str = "fast"):
+    def __init__(self, path, width: int, height: int, fps: Fraction, color_matrix: str = "bt601",
+                 sar: Fraction = None, crf: int = 18, preset: str = "fast"):
         self.width, self.height = width, height
         self.pad = (height % 2, width % 2)
         ew, eh = width + self.pad[1], height + self.pad[0]
@@ -285,12 +302,10 @@ class FrameWriter:
         vf = (f"scale=out_color_matrix={color_matrix}:out_range=tv,format=yuv420p,"
               f"setparams=colorspace={tag}:color_primaries={tag}:color_trc={tag}:range=tv")
         if sar:
-            vf += f",setsar={sar.numerator}/{sar.denominator}"
+            vf += f",setsar=sar={sar.numerator}/{sar.denominator}:max=65535"
         cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ew}x{eh}",
                "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-"]
-        if audio is not None:
-            cmd += ["-i", str(audio.source), "-map", "0:v:0", "-map", f"1:{audio.stream}", *audio.args(), "-shortest"]
         cmd += ["-vf", vf, "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart", "-f", "mp4", str(path)]
         self._err = tempfile.TemporaryFile()
@@ -645,7 +660,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
 
     reader = FrameReader(input, info)
     frames = _Prefetch(reader, QUEUE_FRAMES, on_stop=reader.kill)
-    writer = tmp = None
+    writer = tmp = video_tmp = None
     cuts = 0
     bar = None
     try:
@@ -663,7 +678,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             raise InputError(f"cannot write to the output folder {out.parent} ({e.strerror})") from None
         os.close(fd)
         tmp = Path(tmp)
-        writer = _WriterThread(FrameWriter(tmp, info.width, info.height, fps_out, plan,
+        video_tmp = tmp.with_name(tmp.name[:-len(".part.mp4")] + ".video.part.mp4") if plan else tmp
+        writer = _WriterThread(FrameWriter(video_tmp, info.width, info.height, fps_out,
                                            info.color_matrix, info.sar), maxsize=4)
         from tqdm import tqdm
         bar = tqdm(total=(max(info.frames, 2) - 1) * scale + 1, unit="frame", desc="slomo convert",
@@ -704,6 +720,9 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         bar.update(1)
         writer.finish()
         bar.close()
+        if plan:
+            mux_audio(video_tmp, plan, float(frames_out / fps_out), tmp)
+            video_tmp.unlink()
         os.replace(tmp, out)
     except BaseException:
         if bar is not None:
@@ -711,15 +730,16 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         frames.stop()
         if writer is not None:
             writer.abort()
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        for p in (tmp, video_tmp):
+            if p is not None:
+                p.unlink(missing_ok=True)
         raise
     frames.stop()
     n = reader.count
     if reader.returncode or n < info.frames * 0.95 - 1:
         why = f" ({_last_line(reader.log)})" if reader.log.strip() else ""
-        say(f"{input.name} claims {info.frames} frames but only {n} decoded (damaged or truncated file?); "
-            f"converted those{why}", warning=True)
+        say(f"{input.name} claims {info.frames} frames but only {n} decode (a damaged or truncated file, or "
+            f"empty 'dropped' frames); converted those {n}{why}", warning=True)
     if cuts:
         say(f"{cuts} scene cut{'s' if cuts > 1 else ''}: frames duplicated there instead of interpolated")
     audio_done = {None: None, "copy": "copied", "aac": "re-encoded", "slow": "slowed"}[plan and plan.mode]

@@ -145,6 +145,13 @@ def test_variable_frame_rate_uses_average(tmp_path, capsys):
     assert "variable frame rate" in capsys.readouterr().err
 
 
+def test_one_missing_frame_is_still_constant_rate(tmp_path):
+    clip = make_clip(tmp_path / "gap.mp4", frames=24, rate="30000/1001", audio=None,
+                     extra=["-vf", "setpts='(N+gte(N,20))*1001/30000/TB'", "-fps_mode", "vfr"])
+    info = video.probe(clip)
+    assert not info.vfr and info.fps == Fraction(30000, 1001)
+
+
 # ---- scene cuts --------------------------------------------------------------------------------
 def _cut_clip(tmp_path):
     a = make_clip(tmp_path / "a.mp4", frames=3, audio=None, source="testsrc")
