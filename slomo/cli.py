@@ -69,8 +69,42 @@ def _add_train(sub):
 
 # ---- evaluate (evaluate.py) -------------------------------------------------------------------
 def _add_evaluate(sub):
+    from .evaluate import LAYOUTS, METHODS
     p = sub.add_parser("evaluate", help="PSNR, SSIM and IE of a method on a data set")
-    p.set_defaults(func=None)
+    p.add_argument("data", help="data set folder (UCF101 triplets, Middlebury, Vimeo90K or frames)")
+    p.add_argument("--method", "-m", default="superslomo", choices=METHODS)
+    p.add_argument("--checkpoint", "-c", help="checkpoint for superslomo (default: the shipped one)")
+    p.add_argument("--layout", default="auto", help=f"one of {', '.join(LAYOUTS)} (default auto)")
+    p.add_argument("--scale", type=int, default=2, help="frames layout: inputs this many frames apart (2, 4, 8)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    p.add_argument("--output", "-o", help="write the rows and means to this .csv or .json file")
+    p.add_argument("--worst", type=int, default=0, metavar="K", help="save a grid of the K worst cases")
+    p.add_argument("--worst-grid", help="PNG for the worst cases (default: beside --output, or worst.png)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the means")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from pathlib import Path
+
+    from .evaluate import evaluate, load_dataset
+    from .runtime import resolve_device
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise SlomoError(str(e)) from e
+    ds = load_dataset(args.data, layout=args.layout, scale=args.scale, limit=args.limit)
+    res = evaluate(args.method, ds, checkpoint=args.checkpoint, device=device, worst=args.worst,
+                   progress=not args.quiet)
+    lines = res.table().splitlines()
+    print("\n".join(lines[-1:] if args.quiet else lines))
+    if args.output:
+        print(f"wrote {res.save(args.output)}")
+    if args.worst > 0:
+        grid = args.worst_grid or (str(Path(args.output).with_suffix(".worst.png")) if args.output else "worst.png")
+        print(f"wrote {res.save_worst_grid(grid)}")
+    return 0
 
 
 # ---- entry point ------------------------------------------------------------------------------
