@@ -30,3 +30,15 @@ def cut_score(a: tuple, b: tuple) -> float:
 def is_cut(a: tuple, b: tuple, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """True when the thumbnails a and b lie on two sides of a scene cut (threshold 0: never)."""
     return threshold > 0 and cut_score(a, b) > threshold
+
+
+def scores(frames) -> np.ndarray:
+    """Cut scores between consecutive frames of an iterable of (H,W,3) uint8 RGB frames (to pick a
+    threshold: `scores(video.read_frames(path))`)."""
+    out, prev = [], None
+    for frame in frames:
+        cur = thumbnail(frame)
+        if prev is not None:
+            out.append(cut_score(prev, cur))
+        prev = cur
+    return np.array(out, dtype=np.float32)

@@ -61,6 +61,8 @@ def test_cut_score_motion_versus_cut():
     assert not scenes.is_cut(ta, tm)
     assert scenes.is_cut(ta, to)
     assert not scenes.is_cut(ta, to, threshold=0)
+    s = scenes.scores([a, moved, other, other])
+    assert s.shape == (3,) and s[1] > scenes.DEFAULT_THRESHOLD > s[0] and s[2] == 0
 
 
 # ---- probe and read_frames -----------------------------------------------------------------------
