@@ -640,7 +640,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         scene_threshold = math.nan
     if not scene_threshold >= 0:
         raise InputError(f"--scene-threshold must be a number >= 0; got {scene_threshold}")
-    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1):
+    if batch_size is not None and not (isinstance(batch_size, int) and not isinstance(batch_size, bool)
+                                       and batch_size >= 1):
         raise InputError(f"--batch-size must be a whole number >= 1; got {batch_size}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -685,7 +686,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         video_tmp = tmp.with_name(tmp.name[:-len(".part.mp4")] + ".video.part.mp4") if plan else tmp
         writer = _WriterThread(FrameWriter(video_tmp, info.width, info.height, fps_out,
                                            info.color_matrix, info.sar), maxsize=4)
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
         bar = tqdm(total=(max(info.frames, 2) - 1) * scale + 1, unit="frame", desc="slomo convert",
                    disable=not progress, dynamic_ncols=True, file=sys.stderr)
         thumbs = [scenes.thumbnail(f) for f in first]
@@ -726,8 +727,13 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         bar.total = bar.n  # the header may have promised more frames than decoded
         bar.close()
         if plan:
-            mux_audio(video_tmp, plan, float(frames_out / fps_out), tmp)
-            video_tmp.unlink()
+            try:
+                mux_audio(video_tmp, plan, float(frames_out / fps_out), tmp)
+                video_tmp.unlink()
+            except SlomoError as e:  # keep the video rather than lose the work
+                say(f"{e}; the video is written without sound", warning=True)
+                plan = None
+                os.replace(video_tmp, tmp)
         os.replace(tmp, out)
     except BaseException:
         if bar is not None:

@@ -110,6 +110,14 @@ def test_superslomo_slow_motion_keeps_audio_slowed(tmp_path, ckpt):
     assert np.abs(out[::4] - src).mean() < 4   # every input frame kept (up to H.264 loss)
 
 
+def test_batching_pairs_gives_the_same_frames(tmp_path, ckpt):
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=None)
+    one = video.convert(clip, tmp_path / "b1.mp4", scale=3, checkpoint=ckpt, batch_size=1, progress=False)
+    three = video.convert(clip, tmp_path / "b3.mp4", scale=3, checkpoint=ckpt, batch_size=3, progress=False)
+    assert one.frames_out == three.frames_out == 16
+    assert np.abs(frames_of(one.output) - frames_of(three.output)).max() <= 2
+
+
 @pytest.mark.parametrize("codec", ["mp3", "opus", "ac3"])
 def test_same_duration_copies_audio_untouched(tmp_path, codec):
     clip = make_clip(tmp_path / "in.mkv", frames=6, rate="30000/1001", audio=codec)
@@ -127,6 +135,15 @@ def test_pcm_audio_reencoded_and_no_audio(tmp_path):
     assert res.audio == "re-encoded" and video.probe(res.output).audio_codec == "aac"
     res = video.convert(clip, scale=2, method="duplicate", audio=False, overwrite=True, progress=False)
     assert res.audio is None and not has_audio(res.output)
+
+
+def test_audio_failure_keeps_the_video(tmp_path, monkeypatch, capsys):
+    clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
+    monkeypatch.setattr(video.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
+    res = video.convert(clip, scale=2, method="blend", progress=False)
+    assert res.audio is None and res.frames_out == 5 and not has_audio(res.output)
+    assert "without sound" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-x2.mp4", "in.mp4"]
 
 
 def test_odd_size_padded_by_one_edge_pixel(tmp_path):
