@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from slomo import SuperSloMo
-from slomo.video import ffmpeg_exe, read_frames
+from slomo.videoio import ffmpeg_exe, read_frames
 
 AUDIO_CODECS = {"aac": ["-c:a", "aac"], "mp3": ["-c:a", "libmp3lame"], "opus": ["-c:a", "libopus"],
                 "ac3": ["-c:a", "ac3"], "pcm": ["-c:a", "pcm_s16le"]}

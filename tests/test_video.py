@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
-from slomo import scenes, video
+from slomo import scenes, video, videoio
 from slomo.errors import InputError, SlomoError
 
 
@@ -22,13 +22,13 @@ def ckpt(tmp_path_factory):
                                         ("59.94", Fraction(60000, 1001)), ("30000/1001", Fraction(30000, 1001)),
                                         ("60", Fraction(60)), ("25.0", Fraction(25)), ("12.5", Fraction(25, 2))])
 def test_parse_fps_exact(text, want):
-    assert video.parse_fps(text) == want
+    assert videoio.parse_fps(text) == want
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "abc", "1/0", ""])
 def test_parse_fps_rejects(bad):
     with pytest.raises(InputError):
-        video.parse_fps(bad)
+        videoio.parse_fps(bad)
 
 
 @pytest.mark.parametrize("bad", [1, 0, -3, "2.5", 2.5, "x", None, True])
@@ -44,7 +44,7 @@ def test_parse_scale_accepts_integers():
 def test_atempo_chain_property():
     rnd = random.Random(0)
     for tempo in [1 / 8, 1 / 4, 1 / 3, 0.5, 1.0, 2.0, 3.0, 100.0] + [10 ** rnd.uniform(-3, 3) for _ in range(200)]:
-        chain = video.atempo_chain(tempo)
+        chain = videoio.atempo_chain(tempo)
         assert all(0.5 <= f <= 2.0 for f in chain), (tempo, chain)
         assert math.isclose(math.prod(chain), tempo, rel_tol=1e-9)
 
@@ -139,7 +139,7 @@ def test_pcm_audio_reencoded_and_no_audio(tmp_path):
 
 def test_audio_failure_keeps_the_video(tmp_path, monkeypatch, capsys):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
-    monkeypatch.setattr(video.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
+    monkeypatch.setattr(videoio.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
     res = video.convert(clip, scale=2, method="blend", progress=False)
     assert res.audio is None and res.frames_out == 5 and not has_audio(res.output)
     assert "without sound" in capsys.readouterr().err
@@ -176,7 +176,7 @@ def _cut_clip(tmp_path):
     a = make_clip(tmp_path / "a.mp4", frames=3, audio=None, source="testsrc")
     b = make_clip(tmp_path / "b.mp4", frames=3, audio=None, source="color=c=green")
     pieces = [frames_of(a), frames_of(b)]
-    w = video.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
+    w = videoio.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
     for f in np.concatenate(pieces).astype(np.uint8):
         w.write(f)
     w.close()
@@ -246,7 +246,7 @@ def test_existing_output_refused_then_overwritten(tmp_path):
 
 
 def test_encoder_failure_is_a_slomo_error(tmp_path):
-    w = video.FrameWriter(tmp_path / "x.mp4", 64, 48, Fraction(30))
+    w = videoio.FrameWriter(tmp_path / "x.mp4", 64, 48, Fraction(30))
     w._proc.kill()
     with pytest.raises(SlomoError):
         for _ in range(200):
