@@ -19,3 +19,12 @@ test: setup
 
 clean:
 	rm -rf outputs runs .pytest_cache
+
+# 2 s of real video with sound (data/pancake-flip.mkv, cut from shared/data/videos/flipping_a_pancake.mkv)
+# -> 4x slow motion with the shipped checkpoint (checkpoints/slomo-dis.pt)
+demo: setup
+	mkdir -p outputs
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m slomo convert data/pancake-flip.mkv --scale 4 \
+		--output outputs/pancake-flip-x4.mp4 --overwrite
+	@echo "demo output: $(CURDIR)/outputs/pancake-flip-x4.mp4"
+

@@ -50,3 +50,10 @@ def autocast(device: torch.device, precision: str):
 def memory_format(device: torch.device, precision: str):
     """channels_last where it pays (reduced precision), contiguous otherwise."""
     return torch.channels_last if precision != "fp32" else torch.contiguous_format
+
+
+def prefers_single_items(device: torch.device, precision: str) -> bool:
+    """True where inference runs fastest one (pair, t) item per network pass: fp32 on a CPU with
+    NNPACK (its batch-1 path); measured slower per item at batch 3-4 with every CPU kernel tried."""
+    from .networks import nnpack_available
+    return device.type == "cpu" and precision == "fp32" and nnpack_available()
