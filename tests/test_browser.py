@@ -134,5 +134,14 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
             status_after = explorer.locator(".widget-html").last.inner_text()
             assert status_after != status_before and "t = 0.55" in status_after, (status_before, status_after)
             explorer.screenshot(path=str(shots / "browser-explorer.png"))
+
+            before = image.get_attribute("src")
+            explorer.locator(".widget-toggle-button", has_text="flows").click()
+            page.wait_for_function(
+                "(old) => { const i = document.querySelector('.slomo-explorer img'); return i && i.src !== old; }",
+                arg=before, timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelector('.slomo-explorer').innerText.includes(', flows:')", timeout=60_000)
+            explorer.screenshot(path=str(shots / "browser-explorer-flows.png"))
         finally:
             browser.close()
