@@ -444,6 +444,10 @@ class _WriterThread:
 
     def abort(self) -> None:
         self.writer.abort()
+        try:
+            self._q.put_nowait(_END)  # wake the thread if it waits for frames
+        except queue.Full:
+            pass  # it is writing, and the killed encoder makes that fail
         self._thread.join(timeout=10)
 
 
@@ -719,6 +723,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         frames_out += 1
         bar.update(1)
         writer.finish()
+        bar.total = bar.n  # the header may have promised more frames than decoded
         bar.close()
         if plan:
             mux_audio(video_tmp, plan, float(frames_out / fps_out), tmp)
