@@ -117,6 +117,7 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
             assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
             assert page.locator(".widget-upload").count() == 1
             assert page.locator("video").count() == 2
+            assert page.locator("figcaption a[download]").count() == 2  # links to the input and output files
             assert explorer.locator(".widget-toggle-button").count() == 5
 
             explorer.scroll_into_view_if_needed()
