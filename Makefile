@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
+	bash tests/browser/ensure_chromium.sh || echo "warning: no chromium; the browser test will be skipped (it fails under CI)"
 	$(PY) -m pytest -q tests
 
 clean:

@@ -115,15 +115,21 @@ def color_wheel(size: int = 96, max_norm: float = 1.0) -> np.ndarray:
 
 
 def flow_with_legend(flow, max_norm: float = None, title: str = None) -> np.ndarray:
-    """`flow_to_color` with a colour wheel and the saturating length in the top-left corner."""
+    """`flow_to_color` with the colour wheel and its rim length ("12.3 px") in the top-left corner."""
     if max_norm is None:
         max_norm = flow_magnitude(flow)
     img = flow_to_color(flow, max_norm).copy()
     H, W = img.shape[:2]
-    size = max(24, min(96, min(H, W) // 4))
-    if size + 4 <= min(H, W):
-        img[4:4 + size, 4:4 + size] = color_wheel(size, max_norm)
-        img = put_text(img, f"{max_norm:.1f} px", (6 + size, 4 + size), scale=max(0.35, size / 160))
+    size = max(24, min(80, min(H, W) // 4))
+    text = f"{max_norm:.1f} px"
+    scale = size / 110
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
+    bw, bh = max(size, tw) + 8, size + th + base + 10
+    if bw + 2 <= W and bh + 2 <= H:
+        img[2:2 + bh, 2:2 + bw] = 64
+        x0 = 2 + (bw - size) // 2
+        img[6:6 + size, x0:x0 + size] = color_wheel(size, max_norm)
+        cv2.putText(img, text, (2 + (bw - tw) // 2, 8 + size + th), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return label(img, title) if title else img
 
 

@@ -117,6 +117,7 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
             assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
             assert page.locator(".widget-upload").count() == 1
             assert page.locator("video").count() == 2
+            assert page.locator("figcaption a[download]").count() == 2  # links to the input and output files
             assert explorer.locator(".widget-toggle-button").count() == 5
 
             explorer.scroll_into_view_if_needed()
@@ -134,5 +135,14 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
             status_after = explorer.locator(".widget-html").last.inner_text()
             assert status_after != status_before and "t = 0.55" in status_after, (status_before, status_after)
             explorer.screenshot(path=str(shots / "browser-explorer.png"))
+
+            before = image.get_attribute("src")
+            explorer.locator(".widget-toggle-button", has_text="flows").click()
+            page.wait_for_function(
+                "(old) => { const i = document.querySelector('.slomo-explorer img'); return i && i.src !== old; }",
+                arg=before, timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelector('.slomo-explorer').innerText.includes(', flows:')", timeout=60_000)
+            explorer.screenshot(path=str(shots / "browser-explorer-flows.png"))
         finally:
             browser.close()

@@ -23,7 +23,8 @@ def inject(nb, values: dict):
 
 def execute(nb, cwd: Path):
     from nbclient import NotebookClient
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env.pop("MPLBACKEND", None)  # the notebooks draw inline
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     client.execute(env=env)  # raises CellExecutionError on the first failing cell
