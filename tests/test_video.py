@@ -76,6 +76,19 @@ def test_probe_and_read_frames(tmp_path):
     assert len(frames) == 7 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
 
 
+def test_rotated_phone_video_comes_out_upright(tmp_path):
+    import subprocess
+    clip = make_clip(tmp_path / "c.mp4", frames=3, audio=None)
+    rot = tmp_path / "rot.mp4"
+    subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(clip),
+                    "-c", "copy", str(rot)], check=True)
+    info = video.probe(rot)
+    assert (info.width, info.height) == (48, 64)
+    assert next(video.read_frames(rot)).shape == (64, 48, 3)
+    res = video.convert(rot, scale=2, method="blend", progress=False)
+    assert frames_of(res.output).shape == (5, 64, 48, 3)
+
+
 def test_probe_rejects_non_videos(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video\n" * 10)
     with pytest.raises(InputError, match="not a video"):
