@@ -1,6 +1,7 @@
 """slomo.video: probing, frame rates, audio plans, streaming conversion, scene cuts, atomicity."""
 import math
 import random
+import subprocess
 from fractions import Fraction
 
 import numpy as np
@@ -77,7 +78,6 @@ def test_probe_and_read_frames(tmp_path):
 
 
 def test_rotated_phone_video_comes_out_upright(tmp_path):
-    import subprocess
     clip = make_clip(tmp_path / "c.mp4", frames=3, audio=None)
     rot = tmp_path / "rot.mp4"
     subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(clip),
