@@ -11,8 +11,50 @@ from .errors import SlomoError
 
 # ---- convert (video.py) -----------------------------------------------------------------------
 def _add_convert(sub):
-    p = sub.add_parser("convert", help="slow motion or frame-rate conversion of a video")
-    p.set_defaults(func=None)
+    p = sub.add_parser("convert", help="slow motion or frame-rate conversion of a video",
+                       description="Make a video slow motion (default: keep the frame rate, so it lasts "
+                                   "SCALE times longer) or smoother (--fps), keeping its sound.")
+    p.add_argument("input", help="video file (mp4, mkv, avi, ...)")
+    p.add_argument("-o", "--output", help="output .mp4 (default: <input stem>-x<SCALE>.mp4 beside the input)")
+    p.add_argument("--scale", "--sf", default="2", metavar="N",
+                   help="frames per input interval: N-1 new frames between each pair (default 2)")
+    p.add_argument("--fps", help="output frame rate, e.g. 60, 59.94 or 30000/1001 (default: the input's)")
+    p.add_argument("--checkpoint", help="model weights (default: the shipped checkpoints/slomo-dis.pt; "
+                                        "the reference SuperSloMo.ckpt works too)")
+    p.add_argument("--method", default="superslomo", choices=["superslomo", "flow", "memc", "blend", "duplicate"],
+                   help="interpolation method (default superslomo; the others are classical baselines)")
+    p.add_argument("--batch-size", type=int, help="frame pairs per model pass (default: 1 on CPU, more on GPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="compute precision (default auto: fp32 on CPUs without bf16)")
+    p.add_argument("--no-audio", dest="audio", action="store_false", help="drop the sound")
+    p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
+                   help="cut score (0..1) above which frames are duplicated instead of interpolated; "
+                        "0 turns cut detection off (default 0.15)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (warnings still show)")
+    p.set_defaults(func=_run_convert)
+
+
+def _run_convert(args) -> int:
+    import signal
+
+    from .video import convert
+
+    def terminated(*_):  # `kill` cleans up like Ctrl-C: the partial file is removed
+        raise KeyboardInterrupt
+    kw = {} if args.scene_threshold is None else {"scene_threshold": args.scene_threshold}
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
+                         method=args.method, batch_size=args.batch_size, device=args.device,
+                         precision=args.precision, audio=args.audio, overwrite=args.overwrite,
+                         progress=not args.quiet, **kw)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(f"wrote {result}")
+    return 0
 
 
 # ---- prepare / train (data.py, train.py) ------------------------------------------------------
@@ -85,8 +127,42 @@ def _run_train(args) -> int:
 
 # ---- evaluate (evaluate.py) -------------------------------------------------------------------
 def _add_evaluate(sub):
+    from .evaluate import LAYOUTS, METHODS
     p = sub.add_parser("evaluate", help="PSNR, SSIM and IE of a method on a data set")
-    p.set_defaults(func=None)
+    p.add_argument("data", help="data set folder (UCF101 triplets, Middlebury, Vimeo90K or frames)")
+    p.add_argument("--method", "-m", default="superslomo", choices=METHODS)
+    p.add_argument("--checkpoint", "-c", help="checkpoint for superslomo (default: the shipped one)")
+    p.add_argument("--layout", default="auto", help=f"one of {', '.join(LAYOUTS)} (default auto)")
+    p.add_argument("--scale", type=int, default=2, help="frames layout: inputs this many frames apart (2, 4, 8)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    p.add_argument("--output", "-o", help="write the rows and means to this .csv or .json file")
+    p.add_argument("--worst", type=int, default=0, metavar="K", help="save a grid of the K worst cases")
+    p.add_argument("--worst-grid", help="PNG for the worst cases (default: beside --output, or worst.png)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the means")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from pathlib import Path
+
+    from .evaluate import evaluate, load_dataset
+    from .runtime import resolve_device
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise SlomoError(str(e)) from e
+    ds = load_dataset(args.data, layout=args.layout, scale=args.scale, limit=args.limit)
+    res = evaluate(args.method, ds, checkpoint=args.checkpoint, device=device, worst=args.worst,
+                   progress=not args.quiet)
+    lines = res.table().splitlines()
+    print("\n".join(lines[-1:] if args.quiet else lines))
+    if args.output:
+        print(f"wrote {res.save(args.output)}")
+    if args.worst > 0:
+        grid = args.worst_grid or (str(Path(args.output).with_suffix(".worst.png")) if args.output else "worst.png")
+        print(f"wrote {res.save_worst_grid(grid)}")
+    return 0
 
 
 # ---- entry point ------------------------------------------------------------------------------

@@ -151,6 +151,10 @@ class SuperSloMo(nn.Module):
         device = self.device
         prec = runtime.resolve_precision(precision, device)
         fmt = runtime.memory_format(device, prec)
+        if device.type == "cpu":
+            runtime.keep_freed_memory()
+        if runtime.prefers_single_items(device, prec):
+            max_batch = 1  # NNPACK on CPU: one (pair, t) item per pass is fastest (bench/README.md)
         self.to(memory_format=fmt)
         I0 = I0.to(device, torch.float32).contiguous(memory_format=fmt)
         I1 = I1.to(device, torch.float32).contiguous(memory_format=fmt)

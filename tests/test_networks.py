@@ -31,3 +31,29 @@ def test_leaky_head_passes_negatives_at_a_tenth():
     assert torch.allclose(net(torch.rand(1, 3, 32, 32)), torch.full((1, 1, 32, 32), -0.1))
     net.leaky_head = False
     assert torch.allclose(net(torch.rand(1, 3, 32, 32)), torch.full((1, 1, 32, 32), -1.0))
+
+
+def test_nnpack_inference_equals_default_kernels_and_training_is_untouched():
+    from slomo.networks import Conv2d, nnpack_available, use_nnpack
+    torch.manual_seed(0)
+    net = UNet(20, 5, width=0.5).eval()
+    x = torch.rand(2, 20, 64, 96)
+
+    def run(flag):
+        for m in net.modules():
+            if isinstance(m, Conv2d):
+                m.nnpack = flag
+        with torch.no_grad():
+            return net(x)
+
+    fast, plain = run(True), run(False)
+    assert torch.allclose(fast, plain, atol=1e-4, rtol=1e-4)
+    w = net.conv1.weight
+    with torch.no_grad():
+        assert use_nnpack(x, w) == nnpack_available()  # inference on CPU fp32: the fast path
+        assert not use_nnpack(x[..., :16, :16], w)  # small maps keep the default kernel
+    assert not use_nnpack(x, w)  # training (weights need gradients) keeps autograd's kernels
+    net.train()
+    run(True)
+    net(x).sum().backward()
+    assert net.conv1.weight.grad is not None

@@ -1,0 +1,53 @@
+"""Issue 6's speed target: `slomo convert` against the plain reference-style conversion.
+
+    python bench/convert_speed.py [--width 640 --height 352 --frames 8 --scale 4 --threads 1]
+
+Both run as whole processes (start-up, decoding, compute, encoding), one after the other, on the
+same clip with the same full-size reference-format weights (random, written with
+slomo.write_reference_checkpoint). Then the two output videos are compared frame by frame.
+Appends a record to bench/results/convert_speed.json.
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=352)
+    p.add_argument("--frames", type=int, default=8, help="input frames (keep short: the machine is shared)")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--threads", default="1", help="OMP_NUM_THREADS for both processes ('' = PyTorch default)")
+    p.add_argument("--work", default=None, help="folder for clips and weights (default: a temp folder)")
+    args = p.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
+    clip = common.make_clip(work / f"clip_{args.width}x{args.height}_{args.frames}.mp4",
+                            args.width, args.height, args.frames)
+    ckpt = common.make_reference_weights(work / "SuperSloMo-random.ckpt")
+    env = {"OMP_NUM_THREADS": args.threads} if args.threads else {}
+    ref_out, new_out = work / "reference.mp4", work / "slomo.mp4"
+    py = sys.executable
+    runs = {}
+    runs["reference"] = common.timed([py, common.BENCH / "reference_convert.py", clip, ref_out,
+                                      "--checkpoint", ckpt, "--scale", args.scale], env, cwd=work)
+    print("reference", runs["reference"], flush=True)
+    runs["slomo"] = common.timed([py, "-m", "slomo", "convert", clip, "-o", new_out, "--scale", args.scale,
+                                  "--checkpoint", ckpt, "--precision", "fp32", "--scene-threshold", "0",
+                                  "--no-audio", "--overwrite", "-q"], env, cwd=work)
+    print("slomo", runs["slomo"], flush=True)
+    agree = common.compare(ref_out, new_out)
+    speedup = {k: round(runs["reference"][k] / runs["slomo"][k], 3) for k in ("wall_s", "user_s")}
+    record = {"command": common.command_line(), "machine": common.machine(), "clip": clip.name,
+              "width": args.width, "height": args.height, "frames_in": args.frames, "scale": args.scale,
+              "threads": args.threads or "default", "runs": runs, "speedup": speedup, "agreement": agree}
+    print("speedup", speedup, "agreement", agree)
+    print("wrote", common.save_result("convert_speed", record))
+
+
+if __name__ == "__main__":
+    main()

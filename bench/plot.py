@@ -1,0 +1,73 @@
+"""Draw bench/results/bench.png from the newest record of each results file.
+
+    python bench/plot.py
+"""
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+
+def newest(name):
+    path = common.RESULTS / f"{name}.json"
+    return json.loads(path.read_text())[-1] if path.is_file() else None
+
+
+def main():
+    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest("memory")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    cpu = (speed or abl or mem or {}).get("machine", {}).get("cpu", "?")
+    fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
+
+    ax = axes[0]
+    if speed:
+        names = ["reference", "slomo"]
+        labels = ["reference-style loop", "slomo convert"]
+        wall = [speed["runs"][n]["wall_s"] for n in names]
+        cpus = [speed["runs"][n]["user_s"] + speed["runs"][n]["sys_s"] for n in names]
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], wall, 0.4, label="wall time")
+        ax.bar([x + 0.2 for x in xs], cpus, 0.4, label="CPU time (user+sys)")
+        ax.set_xticks(list(xs), labels)
+        ax.set_ylabel("seconds, whole process")
+        ax.set_title(f"{speed['width']}x{speed['height']}, {speed['frames_in']} frames, x{speed['scale']}: "
+                     f"{speed['speedup']['wall_s']:.2f}x wall, "
+                     f"{(cpus[0] / cpus[1]):.2f}x CPU", fontsize=10)
+        ax.legend()
+
+    ax = axes[1]
+    if abl:
+        rows = abl["rows"]
+        ax.barh([r["variant"] for r in rows][::-1], [r["cpu_s_per_pair"] for r in rows][::-1], color="tab:green")
+        for i, r in enumerate(rows[::-1]):
+            ax.text(r["cpu_s_per_pair"], i, f" x{r['speedup_vs_reference']:.2f}", va="center", fontsize=8)
+        ax.set_xlabel("CPU seconds per frame pair (1 thread)")
+        ax.set_title(f"what each idea buys ({abl['width']}x{abl['height']}, x{abl['scale']})", fontsize=10)
+        ax.tick_params(axis="y", labelsize=7)
+
+    ax = axes[2]
+    if mem:
+        cases = mem["cases"]
+        names = list(cases)
+        ax.bar(names, [cases[n]["peak_rss_mb"] / 1024 for n in names], color="tab:purple")
+        targets = {"1080p_x8": 4, "4k_x2": 12}
+        for i, n in enumerate(names):
+            if n in targets:
+                ax.hlines(targets[n], i - 0.4, i + 0.4, colors="red", linestyles="--")
+        ax.set_ylabel("peak RSS, GB (red: target)")
+        ax.set_title("memory of whole `slomo convert` processes", fontsize=10)
+    fig.tight_layout()
+    out = common.RESULTS / "bench.png"
+    fig.savefig(out, dpi=90)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()

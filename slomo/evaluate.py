@@ -1,0 +1,338 @@
+"""Evaluation: PSNR, SSIM and IE of any interpolation method on a data set of known middles.
+
+    ds = load_dataset("data/ucf101_small")          # layout detected from the files
+    res = evaluate("flow", ds)                       # or a SuperSloMo model, or any `.interpolate` object
+    print(res.table()); res.save("flow.csv")
+
+One function serves the CLI, the notebooks and training's validation.
+"""
+import csv
+import heapq
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from . import metrics
+from .errors import InputError
+
+LAYOUTS = ("auto", "triplets", "middlebury", "vimeo", "frames")
+METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
+# (first, middle, last) names of a UCF101-DVF triplet folder: the original and the AdaCoF copy
+TRIPLET_NAMES = (("frame_00.png", "frame_01_gt.png", "frame_02.png"), ("frame0.png", "frame1.png", "frame2.png"))
+MIDDLEBURY_DIRS = (("input", "gt"), ("other-data", "other-gt-interp"))
+
+
+@dataclass
+class Sample:
+    """Two input frames and the ground truth at times `ts` between them (files, loaded lazily)."""
+    name: str
+    first: Path
+    last: Path
+    targets: list  # [(t, Path)], t in (0,1)
+
+
+@dataclass
+class Dataset:
+    name: str
+    layout: str
+    samples: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __repr__(self):
+        return f"Dataset({self.name!r}, layout={self.layout!r}, {len(self.samples)} samples)"
+
+
+# ---- reading --------------------------------------------------------------------------------------
+def read_image(path) -> torch.Tensor:
+    """An image file as a (1,3,H,W) float RGB tensor in [0,1]."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"cannot read image {path}")
+    return torch.from_numpy(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).unsqueeze(0).float() / 255
+
+
+def _images(folder: Path) -> list:
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda p: _natural_key(p.name))
+
+
+def _natural_key(s: str):
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s)]
+
+
+def _subdirs(folder: Path) -> list:
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: _natural_key(p.name))
+
+
+# ---- layouts ---------------------------------------------------------------------------------------
+def _triplet_names(folder: Path):
+    for names in TRIPLET_NAMES:
+        if all((folder / n).is_file() for n in names):
+            return names
+    return None
+
+
+def _load_triplets(root: Path) -> list:
+    samples = []
+    folders = [root] if _triplet_names(root) else _subdirs(root)
+    for d in folders:
+        names = _triplet_names(d)
+        if names:
+            samples.append(Sample(d.name, d / names[0], d / names[2], [(0.5, d / names[1])]))
+    return samples
+
+
+def _load_middlebury(root: Path) -> list:
+    for inp, gt in MIDDLEBURY_DIRS:
+        if (root / inp).is_dir() and (root / gt).is_dir():
+            break
+    else:
+        raise InputError(f"{root}: a Middlebury set needs input/<seq>/frame10.png, frame11.png and gt/<seq>/frame10i11.png")
+    samples = []
+    for d in _subdirs(root / gt):
+        a, b, m = root / inp / d.name / "frame10.png", root / inp / d.name / "frame11.png", d / "frame10i11.png"
+        if a.is_file() and b.is_file() and m.is_file():
+            samples.append(Sample(d.name, a, b, [(0.5, m)]))
+    return samples
+
+
+def _load_vimeo(root: Path) -> list:
+    listing = root / "tri_testlist.txt"
+    samples = []
+    for line in listing.read_text().splitlines():
+        rel = line.strip()
+        if not rel:
+            continue
+        d = root / "sequences" / rel
+        missing = [n for n in ("im1.png", "im2.png", "im3.png") if not (d / n).is_file()]
+        if missing:
+            raise InputError(f"{listing}: entry {rel!r} has no {d / missing[0]}")
+        samples.append(Sample(rel, d / "im1.png", d / "im3.png", [(0.5, d / "im2.png")]))
+    return samples
+
+
+def _load_frames(root: Path, scale: int) -> list:
+    """Frame skipping: frames i and i+scale are the inputs, the scale-1 frames between are the truth."""
+    folders = [root] if _images(root) else [d for d in _subdirs(root) if _images(d)]
+    samples = []
+    for d in folders:
+        frames = _images(d)
+        prefix = "" if d == root else f"{d.name}/"
+        for i in range(0, len(frames) - scale, scale):
+            targets = [(k / scale, frames[i + k]) for k in range(1, scale)]
+            samples.append(Sample(f"{prefix}{frames[i].stem}", frames[i], frames[i + scale], targets))
+    return samples
+
+
+def detect_layout(root: Path) -> str:
+    """Which layout a folder holds, from its files (InputError when none fits)."""
+    if (root / "tri_testlist.txt").is_file():
+        return "vimeo"
+    if any((root / a).is_dir() and (root / b).is_dir() for a, b in MIDDLEBURY_DIRS):
+        return "middlebury"
+    subdirs = _subdirs(root)
+    if _triplet_names(root) or any(_triplet_names(d) for d in subdirs):
+        return "triplets"
+    if _images(root) or any(_images(d) for d in subdirs):
+        return "frames"
+    if not any(root.iterdir()):
+        raise InputError(f"{root}: the folder is empty")
+    raise InputError(f"{root}: no known data set layout found (expected UCF101 triplets, Middlebury input/ + gt/, "
+                     f"Vimeo90K tri_testlist.txt, or a folder of frames)")
+
+
+def load_dataset(path, layout: str = "auto", scale: int = 2, limit: int = None) -> Dataset:
+    """Find the samples of a data set on disk.
+
+    layout: auto | triplets (UCF101-DVF `<id>/frame_00.png, frame_01_gt.png, frame_02.png`, or
+            `frame0.png, frame1.png, frame2.png`) | middlebury (`input/<seq>/frame10.png, frame11.png`,
+            `gt/<seq>/frame10i11.png`) | vimeo (`tri_testlist.txt`, `sequences/<a>/<b>/im1-3.png`) |
+            frames (a folder of frames, or of folders of frames; inputs `scale` frames apart, the
+            frames between them are the truth: scale 2, 4, 8 for x2/x4/x8 protocols)
+    limit:  keep only the first `limit` samples
+    """
+    root = Path(path)
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if not root.is_dir():
+        raise InputError(f"data set folder not found: {root}")
+    if not isinstance(scale, int) or scale < 2:
+        raise InputError(f"scale must be an integer >= 2, got {scale!r}")
+    if layout == "auto":
+        layout = detect_layout(root)
+    if layout == "triplets":
+        samples = _load_triplets(root)
+    elif layout == "middlebury":
+        samples = _load_middlebury(root)
+    elif layout == "vimeo":
+        if not (root / "tri_testlist.txt").is_file():
+            raise InputError(f"{root}: a Vimeo90K set needs tri_testlist.txt")
+        samples = _load_vimeo(root)
+    else:
+        samples = _load_frames(root, scale)
+    if not samples:
+        raise InputError(f"{root}: no {layout} samples found" + (" (the folder is empty)" if not any(root.iterdir()) else ""))
+    if limit is not None:
+        samples = samples[:max(0, int(limit))]
+    return Dataset(root.name, layout, samples)
+
+
+# ---- methods ---------------------------------------------------------------------------------------
+def get_method(method, checkpoint=None, device=None):
+    """A method name (superslomo, flow, memc, blend, duplicate) or an object with `.interpolate`."""
+    if hasattr(method, "interpolate"):
+        return method
+    if method == "superslomo":
+        from .model import load_model
+        return load_model(checkpoint, device)
+    if method in METHODS:
+        from .baselines import get_method as get_baseline
+        return get_baseline(method)
+    raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def method_name(method) -> str:
+    if isinstance(method, str):
+        return method
+    return getattr(method, "name", None) or type(method).__name__.lower()
+
+
+# ---- results ---------------------------------------------------------------------------------------
+COLUMNS = ("sample", "t", "psnr", "ssim", "ie")
+
+
+@dataclass
+class EvalResult:
+    """Per-(sample, t) rows and their means. `worst` holds images of the lowest-PSNR rows."""
+    method: str
+    dataset: str
+    rows: list  # [{"sample", "t", "psnr", "ssim", "ie"}]
+    means: dict  # {"psnr", "ssim", "ie"}
+    worst: list = field(default_factory=list, repr=False)  # [(psnr, name, t, I0, pred, gt, I1)] uint8 HWC
+
+    def table(self) -> str:
+        lines = [f"{'sample':<28} {'t':>6} {'PSNR':>7} {'SSIM':>7} {'IE':>7}"]
+        for r in self.rows:
+            lines.append(f"{r['sample'][:28]:<28} {r['t']:6.3f} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['ie']:7.2f}")
+        m = self.means
+        lines.append(f"{'mean (' + str(len(self.rows)) + ')':<28} {'':>6} {m['psnr']:7.2f} {m['ssim']:7.4f} {m['ie']:7.2f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "dataset": self.dataset, "means": self.means, "rows": self.rows}
+
+    def save(self, path) -> Path:
+        """Write CSV (rows, then a `mean` row) or JSON, chosen by the suffix; atomically."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            text = json.dumps(self.to_dict(), indent=1)
+        elif path.suffix.lower() == ".csv":
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows(self.rows)
+            w.writerow({"sample": "mean", "t": "", **self.means})
+            text = buf.getvalue()
+        else:
+            raise InputError(f"results file must end in .csv or .json, got {path.name}")
+        _atomic_write(path, text.encode())
+        return path
+
+    def save_worst_grid(self, path) -> Path:
+        """A PNG grid, one row per worst case: first input, prediction, truth, |error| x4, last input."""
+        if not self.worst:
+            raise InputError("no worst cases kept: pass worst=K to evaluate()")
+        rows = []
+        for p, name, t, I0, pred, gt, I1 in sorted(self.worst, key=lambda w: w[0]):
+            err = np.clip(np.abs(pred.astype(np.int16) - gt.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+            row = np.concatenate([I0, pred, gt, err, I1], axis=1)
+            bar = np.full((18, row.shape[1], 3), 255, np.uint8)
+            cv2.putText(bar, f"{name} t={t:.3f} PSNR {p:.2f} dB | I0 | prediction | truth | error x4 | I1",
+                        (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+            rows.append(np.concatenate([bar, row], axis=0))
+        width = max(r.shape[1] for r in rows)
+        grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+        ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise InputError(f"could not encode the grid for {path}")
+        _atomic_write(Path(path), png.tobytes())
+        return Path(path)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _u8(x: torch.Tensor) -> np.ndarray:  # (3,H,W) float [0,1] -> (H,W,3) uint8
+    return (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+# ---- the evaluation --------------------------------------------------------------------------------
+def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, progress: bool = False,
+             quantize: bool = True) -> EvalResult:
+    """PSNR (dB), SSIM and IE of `method` on every (sample, t) of `dataset`, and their means.
+
+    method:  an object with `.interpolate(I0, I1, t) -> (B,T,3,H,W)` (a SuperSloMo model, a baseline)
+             or a name: superslomo (with `checkpoint`, None = shipped), flow, memc, blend, duplicate
+    dataset: a Dataset from `load_dataset`, or a folder (layout detected)
+    worst:   keep images of the `worst` lowest-PSNR rows for `EvalResult.save_worst_grid`
+    quantize: round predictions to 8 bits first, as a saved frame would be (the usual protocol)
+    """
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset)
+    model = get_method(method, checkpoint, device)
+    dev = getattr(model, "device", None)
+    dev = dev if isinstance(dev, torch.device) else torch.device("cpu")
+    rows, kept = [], []
+    samples = dataset.samples
+    if progress:
+        from tqdm import tqdm
+        samples = tqdm(samples, desc=f"evaluate {method_name(method)}", unit="sample")
+    for s in samples:
+        I0, I1 = read_image(s.first), read_image(s.last)
+        gts = [read_image(p) for _, p in s.targets]
+        for p, x in [(s.last, I1)] + [(p, g) for (_, p), g in zip(s.targets, gts)]:
+            if x.shape != I0.shape:
+                raise InputError(f"sample {s.name}: {p.name} is {x.shape[3]}x{x.shape[2]} but "
+                                 f"{s.first.name} is {I0.shape[3]}x{I0.shape[2]}; frames must be the same size")
+        if min(I0.shape[-2:]) < 11:
+            raise InputError(f"sample {s.name}: frames of {I0.shape[3]}x{I0.shape[2]} are too small for SSIM (11x11 at least)")
+        ts = [t for t, _ in s.targets]
+        with torch.no_grad():
+            pred = model.interpolate(I0.to(dev), I1.to(dev), ts)[0].float().cpu().clamp(0, 1)  # (T,3,H,W)
+        if quantize:
+            pred = torch.round(pred * 255) / 255
+        gt = torch.cat(gts)  # (T,3,H,W)
+        values = {"psnr": metrics.psnr(pred, gt), "ssim": metrics.ssim(pred, gt),
+                  "ie": metrics.interpolation_error(pred, gt)}
+        for k, t in enumerate(ts):
+            row = {"sample": s.name, "t": round(float(t), 6)}
+            row.update({m: float(v[k]) for m, v in values.items()})
+            rows.append(row)
+            if worst > 0:
+                item = (-row["psnr"], len(rows), s.name, t, I0[0], pred[k], gt[k], I1[0])
+                (heapq.heappush if len(kept) < worst else heapq.heappushpop)(kept, item)
+    means = {m: float(np.mean([r[m] for r in rows])) if rows else math.nan for m in ("psnr", "ssim", "ie")}
+    worst_imgs = [(-n, name, t, _u8(a), _u8(p), _u8(g), _u8(b)) for n, _, name, t, a, p, g, b in kept]
+    return EvalResult(method_name(method), dataset.name, rows, means, worst_imgs)
