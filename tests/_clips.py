@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from slomo import SuperSloMo
-from slomo.video import ffmpeg_exe, read_frames
+from slomo.videoio import ffmpeg_exe, read_frames
 
 AUDIO_CODECS = {"aac": ["-c:a", "aac"], "mp3": ["-c:a", "libmp3lame"], "opus": ["-c:a", "libopus"],
                 "ac3": ["-c:a", "ac3"], "pcm": ["-c:a", "pcm_s16le"]}
@@ -15,7 +15,8 @@ AUDIO_CODECS = {"aac": ["-c:a", "aac"], "mp3": ["-c:a", "libmp3lame"], "opus": [
 def make_clip(path, frames=5, rate="30", size="64x48", audio="aac", source="testsrc", extra=()):
     """Write `frames` frames of an ffmpeg test source at `rate` (and a sine tone) to `path`."""
     duration = float(Fraction(frames) / Fraction(rate))
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}{':' if '=' in source else '='}size={size}:rate={rate}"]
+    sep = ":" if "=" in source else "="
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}{sep}size={size}:rate={rate}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration:.4f}"]
     cmd += ["-frames:v", str(frames), *extra]

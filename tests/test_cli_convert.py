@@ -100,6 +100,16 @@ def test_success_with_reference_spellings(capsys, clips):
     assert len(stream_times(out)[0]) == 10 and has_audio(out)
 
 
+def test_reference_checkpoint_format(capsys, clips):
+    from slomo import SuperSloMo, write_reference_checkpoint
+    model = SuperSloMo(width=0.25, flow="unet")
+    ref = write_reference_checkpoint(clips["dir"] / "SuperSloMo.ckpt", model.flow.state_dict(),
+                                     model.interp.state_dict())
+    out = clips["dir"] / "ref.mp4"
+    assert main(["convert", str(clips["good"]), "--sf", "2", f"--checkpoint={ref}", "-o", str(out), "-q"]) == 0
+    assert len(stream_times(out)[0]) == 7
+
+
 def test_truncated_header_converts_what_decodes(capsys, shared_data, tmp_path):
     tree = shared_data / "videos" / "tree.avi"
     if not tree.is_file():

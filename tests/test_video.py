@@ -1,6 +1,7 @@
 """slomo.video: probing, frame rates, audio plans, streaming conversion, scene cuts, atomicity."""
 import math
 import random
+import subprocess
 from fractions import Fraction
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
-from slomo import scenes, video
+from slomo import scenes, video, videoio
 from slomo.errors import InputError, SlomoError
 
 
@@ -22,13 +23,13 @@ def ckpt(tmp_path_factory):
                                         ("59.94", Fraction(60000, 1001)), ("30000/1001", Fraction(30000, 1001)),
                                         ("60", Fraction(60)), ("25.0", Fraction(25)), ("12.5", Fraction(25, 2))])
 def test_parse_fps_exact(text, want):
-    assert video.parse_fps(text) == want
+    assert videoio.parse_fps(text) == want
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "abc", "1/0", ""])
 def test_parse_fps_rejects(bad):
     with pytest.raises(InputError):
-        video.parse_fps(bad)
+        videoio.parse_fps(bad)
 
 
 @pytest.mark.parametrize("bad", [1, 0, -3, "2.5", 2.5, "x", None, True])
@@ -44,7 +45,7 @@ def test_parse_scale_accepts_integers():
 def test_atempo_chain_property():
     rnd = random.Random(0)
     for tempo in [1 / 8, 1 / 4, 1 / 3, 0.5, 1.0, 2.0, 3.0, 100.0] + [10 ** rnd.uniform(-3, 3) for _ in range(200)]:
-        chain = video.atempo_chain(tempo)
+        chain = videoio.atempo_chain(tempo)
         assert all(0.5 <= f <= 2.0 for f in chain), (tempo, chain)
         assert math.isclose(math.prod(chain), tempo, rel_tol=1e-9)
 
@@ -74,6 +75,18 @@ def test_probe_and_read_frames(tmp_path):
     assert info.audio_codec == "aac"
     frames = list(video.read_frames(clip))
     assert len(frames) == 7 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
+
+
+def test_rotated_phone_video_comes_out_upright(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", frames=3, audio=None)
+    rot = tmp_path / "rot.mp4"
+    subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(clip),
+                    "-c", "copy", str(rot)], check=True)
+    info = video.probe(rot)
+    assert (info.width, info.height) == (48, 64)
+    assert next(video.read_frames(rot)).shape == (64, 48, 3)
+    res = video.convert(rot, scale=2, method="blend", progress=False)
+    assert frames_of(res.output).shape == (5, 64, 48, 3)
 
 
 def test_probe_rejects_non_videos(tmp_path):
@@ -110,6 +123,14 @@ def test_superslomo_slow_motion_keeps_audio_slowed(tmp_path, ckpt):
     assert np.abs(out[::4] - src).mean() < 4   # every input frame kept (up to H.264 loss)
 
 
+def test_batching_pairs_gives_the_same_frames(tmp_path, ckpt):
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=None)
+    one = video.convert(clip, tmp_path / "b1.mp4", scale=3, checkpoint=ckpt, batch_size=1, progress=False)
+    three = video.convert(clip, tmp_path / "b3.mp4", scale=3, checkpoint=ckpt, batch_size=3, progress=False)
+    assert one.frames_out == three.frames_out == 16
+    assert np.abs(frames_of(one.output) - frames_of(three.output)).max() <= 2
+
+
 @pytest.mark.parametrize("codec", ["mp3", "opus", "ac3"])
 def test_same_duration_copies_audio_untouched(tmp_path, codec):
     clip = make_clip(tmp_path / "in.mkv", frames=6, rate="30000/1001", audio=codec)
@@ -127,6 +148,15 @@ def test_pcm_audio_reencoded_and_no_audio(tmp_path):
     assert res.audio == "re-encoded" and video.probe(res.output).audio_codec == "aac"
     res = video.convert(clip, scale=2, method="duplicate", audio=False, overwrite=True, progress=False)
     assert res.audio is None and not has_audio(res.output)
+
+
+def test_audio_failure_keeps_the_video(tmp_path, monkeypatch, capsys):
+    clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
+    monkeypatch.setattr(videoio.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
+    res = video.convert(clip, scale=2, method="blend", progress=False)
+    assert res.audio is None and res.frames_out == 5 and not has_audio(res.output)
+    assert "without sound" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-x2.mp4", "in.mp4"]
 
 
 def test_odd_size_padded_by_one_edge_pixel(tmp_path):
@@ -159,7 +189,7 @@ def _cut_clip(tmp_path):
     a = make_clip(tmp_path / "a.mp4", frames=3, audio=None, source="testsrc")
     b = make_clip(tmp_path / "b.mp4", frames=3, audio=None, source="color=c=green")
     pieces = [frames_of(a), frames_of(b)]
-    w = video.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
+    w = videoio.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
     for f in np.concatenate(pieces).astype(np.uint8):
         w.write(f)
     w.close()
@@ -229,7 +259,7 @@ def test_existing_output_refused_then_overwritten(tmp_path):
 
 
 def test_encoder_failure_is_a_slomo_error(tmp_path):
-    w = video.FrameWriter(tmp_path / "x.mp4", 64, 48, Fraction(30))
+    w = videoio.FrameWriter(tmp_path / "x.mp4", 64, 48, Fraction(30))
     w._proc.kill()
     with pytest.raises(SlomoError):
         for _ in range(200):
