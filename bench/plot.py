@@ -20,10 +20,21 @@ def newest(name):
     return json.loads(path.read_text())[-1] if path.is_file() else None
 
 
+def newest_cases():
+    """The newest result of each memory case, across records."""
+    path = common.RESULTS / "memory.json"
+    if not path.is_file():
+        return None
+    cases = {}
+    for record in json.loads(path.read_text()):
+        cases.update(record["cases"])
+    return {"cases": cases}
+
+
 def main():
-    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest("memory")
+    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest_cases()
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    cpu = (speed or abl or mem or {}).get("machine", {}).get("cpu", "?")
+    cpu = (speed or abl or {}).get("machine", {}).get("cpu", "?")
     fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
 
     ax = axes[0]
