@@ -72,7 +72,7 @@ def main():
         for i, n in enumerate(names):
             if n in targets:
                 ax.hlines(targets[n], i - 0.4, i + 0.4, colors="red", linestyles="--")
-        ax.set_ylabel("peak RSS, GB (red: target)")
+        ax.set_ylabel("peak RSS, GiB (red: target)")
         ax.set_title("memory of whole `slomo convert` processes", fontsize=10)
     fig.tight_layout()
     out = common.RESULTS / "bench.png"
