@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
+	bash tests/browser/ensure_chromium.sh || echo "warning: no chromium; the browser test will be skipped (it fails under CI)"
 	$(PY) -m pytest -q tests
 
 clean:
 	rm -rf outputs runs .pytest_cache
+
+# 2 s of real video with sound (data/pancake-flip.mkv, cut from shared/data/videos/flipping_a_pancake.mkv)
+# -> 4x slow motion with the shipped checkpoint (checkpoints/slomo-dis.pt)
+demo: setup
+	mkdir -p outputs
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m slomo convert data/pancake-flip.mkv --scale 4 \
+		--output outputs/pancake-flip-x4.mp4 --overwrite
+	@echo "demo output: $(CURDIR)/outputs/pancake-flip-x4.mp4"
+

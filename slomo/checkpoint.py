@@ -7,7 +7,6 @@ import datetime
 import os
 import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 
 import torch
@@ -33,9 +32,11 @@ def _torch_load(path: Path) -> dict:
         with torch.serialization.safe_globals([datetime.datetime, datetime.timezone, datetime.timedelta]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        if "global" not in str(e).lower():
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated file)") from e
+        first = next((ln.strip() for ln in str(e).splitlines() if "global" in ln.lower()), "")
         raise CheckpointError(f"{path}: refused to load, it holds objects other than tensors ({first[:120]})") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # torch raises many types on corrupt files (RuntimeError, IndexError, ...)
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated file)") from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a Super SloMo checkpoint (holds a {type(obj).__name__}, not a dict)")

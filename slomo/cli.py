@@ -3,6 +3,7 @@
 Each subcommand has an `_add_<name>(sub)` that declares its arguments and sets `func`.
 """
 import argparse
+import os
 import sys
 
 from .errors import SlomoError
@@ -10,19 +11,118 @@ from .errors import SlomoError
 
 # ---- convert (video.py) -----------------------------------------------------------------------
 def _add_convert(sub):
-    p = sub.add_parser("convert", help="slow motion or frame-rate conversion of a video")
-    p.set_defaults(func=None)
+    p = sub.add_parser("convert", help="slow motion or frame-rate conversion of a video",
+                       description="Make a video slow motion (default: keep the frame rate, so it lasts "
+                                   "SCALE times longer) or smoother (--fps), keeping its sound.")
+    p.add_argument("input", help="video file (mp4, mkv, avi, ...)")
+    p.add_argument("-o", "--output", help="output .mp4 (default: <input stem>-x<SCALE>.mp4 beside the input)")
+    p.add_argument("--scale", "--sf", default="2", metavar="N",
+                   help="frames per input interval: N-1 new frames between each pair (default 2)")
+    p.add_argument("--fps", help="output frame rate, e.g. 60, 59.94 or 30000/1001 (default: the input's)")
+    p.add_argument("--checkpoint", help="model weights (default: the shipped checkpoints/slomo-dis.pt; "
+                                        "the reference SuperSloMo.ckpt works too)")
+    p.add_argument("--method", default="superslomo", choices=["superslomo", "flow", "memc", "blend", "duplicate"],
+                   help="interpolation method (default superslomo; the others are classical baselines)")
+    p.add_argument("--batch-size", type=int, help="frame pairs per model pass (default: 1 on CPU, more on GPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="compute precision (default auto: fp32 on CPUs without bf16)")
+    p.add_argument("--no-audio", dest="audio", action="store_false", help="drop the sound")
+    p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
+                   help="cut score (0..1) above which frames are duplicated instead of interpolated; "
+                        "0 turns cut detection off (default 0.15)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (warnings still show)")
+    p.set_defaults(func=_run_convert)
+
+
+def _run_convert(args) -> int:
+    import signal
+
+    from .video import convert
+
+    def terminated(*_):  # `kill` cleans up like Ctrl-C: the partial file is removed
+        raise KeyboardInterrupt
+    kw = {} if args.scene_threshold is None else {"scene_threshold": args.scene_threshold}
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
+                         method=args.method, batch_size=args.batch_size, device=args.device,
+                         precision=args.precision, audio=args.audio, overwrite=args.overwrite,
+                         progress=not args.quiet, **kw)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(f"wrote {result}")
+    return 0
 
 
 # ---- prepare / train (data.py, train.py) ------------------------------------------------------
 def _add_prepare(sub):
-    p = sub.add_parser("prepare", help="make a training dataset of fixed-length clips")
-    p.set_defaults(func=None)
+    p = sub.add_parser("prepare", help="make a training dataset of fixed-length clips",
+                       description="Cut videos or frame folders into fixed-length clips, split by source video.")
+    p.add_argument("input", help="a video, a folder of videos, or a folder of frame folders")
+    p.add_argument("output", help="new dataset folder (train/, val/, test/, manifest.json)")
+    p.add_argument("--clip-length", type=int, default=12, help="frames per clip (default 12, as the reference)")
+    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: clip length)")
+    p.add_argument("--size", default=None, help="resize frames to WxH, e.g. 640x360 (default: keep)")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions over source videos")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    p.add_argument("--train-list", default=None, help="the reference's Adobe240fps train list")
+    p.add_argument("--test-list", default=None, help="the reference's Adobe240fps test list")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_prepare)
+
+
+def _parse_size(text):
+    from .errors import InputError
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 640x360, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise InputError(f"--size must be positive, got {text!r}")
+    return h, w
+
+
+def _run_prepare(args) -> int:
+    from .data import prepare
+    from .errors import InputError
+    try:
+        split = tuple(float(v) for v in args.split.split(","))
+    except ValueError:
+        raise InputError(f"--split must be three numbers like 0.8,0.1,0.1, got {args.split!r}") from None
+    res = prepare(args.input, args.output, clip_length=args.clip_length, stride=args.stride,
+                  size=_parse_size(args.size) if args.size else None, split=split, seed=args.seed,
+                  train_list=args.train_list, test_list=args.test_list, overwrite=args.overwrite,
+                  progress=not args.quiet)
+    clips = ", ".join(f"{k} {v}" for k, v in res.clips.items())
+    skipped = ", ".join(f"{k} {v}" for k, v in res.skipped.items() if v) or "none"
+    print(f"wrote {res.output}: clips {clips}; sources {len(res.sources)}; skipped {skipped}")
+    return 0
 
 
 def _add_train(sub):
-    p = sub.add_parser("train", help="train or fine-tune a Super SloMo model")
-    p.set_defaults(func=None)
+    p = sub.add_parser("train", help="train or fine-tune a Super SloMo model",
+                       description="Train from a config file plus key=value overrides; resumes a run "
+                                   "folder that holds state.pt. Runs under torchrun for several processes.")
+    p.add_argument("config", nargs="?", default=None, help="TOML or JSON config (see configs/)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="overrides, e.g. steps=2000 model.width=0.5 weights.perceptual=0")
+    p.add_argument("--fresh", action="store_true", help="ignore state.pt in the run folder (start over)")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from .train import load_config, train
+    config, overrides = args.config, list(args.overrides)
+    if config and "=" in config and not config.endswith((".toml", ".json")):
+        config, overrides = None, [config] + overrides
+    best = train(load_config(config, overrides), resume=not args.fresh)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"best checkpoint: {best}")
+    return 0
 
 
 # ---- evaluate (evaluate.py) -------------------------------------------------------------------

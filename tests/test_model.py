@@ -156,4 +156,5 @@ def test_reference_checkpoint_matches_independent_equations(tmp_path):
             assert F01.abs().mean() > 2.0, "flows should be several pixels for this test to mean something"
             assert torch.allclose(aux["F01"], F01, atol=1e-3)
         diff = (got[:, k] - want).abs()
+        print(f"t={t}: max abs {diff.max():.2e}, mean abs {diff.mean():.2e}")
         assert diff.max() < 2e-3 and diff.mean() < 1e-4, (diff.max(), diff.mean())

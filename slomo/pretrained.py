@@ -1,0 +1,206 @@
+"""Where weights come from: the reference's pretrained `SuperSloMo.ckpt`, the shipped checkpoint,
+or (before one is shipped) a model with nothing learned.
+
+The reference repository's README links its pretrained weights as a Google Drive file. Drive
+answers a large file's download with an HTML page ("can't scan this file for viruses") whose form
+must be submitted to get the bytes; `download_drive_file` follows that page with the standard
+library only, so it can be tested against a local server (`url=`). gdown handles the same page,
+but it hard-wires Drive's host names (it cannot be pointed at a test server) and would add four
+dependencies for one file.
+"""
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from html.parser import HTMLParser
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import torch
+
+from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint
+from .config import ModelConfig
+from .errors import CheckpointError
+from .model import SuperSloMo
+
+REFERENCE_DRIVE_ID = "1IvobLDbRiBgZr3ryCRrWL8xDbMZ-KnpF"
+REFERENCE_NAME = "SuperSloMo.ckpt"
+REFERENCE_WIDTH = 1.0  # the reference U-Nets: 32 ... 512 channels
+DRIVE_URL = "https://drive.google.com/uc?export=download&id={id}"
+CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: $SLOMO_CACHE, else ~/.cache/slomo."""
+    return Path(os.environ.get("SLOMO_CACHE") or Path.home() / ".cache" / "slomo")
+
+
+class _DriveWarningPage(HTMLParser):
+    """Collects the confirmation form (action and hidden inputs) or a `/uc?...confirm=` link."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields, self.link, self._in_form = None, {}, None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and (a.get("id") == "download-form" or "download" in (a.get("action") or "")):
+            self.action, self._in_form = a.get("action") or "", True
+        elif tag == "input" and self._in_form and a.get("type") == "hidden" and a.get("name"):
+            self.fields[a["name"]] = a.get("value") or ""
+        elif tag == "a" and self.link is None and "confirm=" in (a.get("href") or ""):
+            self.link = a["href"]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in_form = False
+
+    def next_url(self, base: str):
+        if self.action is not None:
+            parts = urllib.parse.urlsplit(urllib.parse.urljoin(base, self.action))
+            query = dict(urllib.parse.parse_qsl(parts.query))
+            query.update(self.fields)
+            return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+        if self.link is not None:
+            return urllib.parse.urljoin(base, self.link)
+        return None
+
+
+def download_drive_file(file_id: str, dest, *, url: str = None, timeout: float = 30,
+                        progress: bool = True) -> Path:
+    """Download a public Google Drive file to `dest`, through Drive's large-file confirmation.
+
+    url: the first URL to ask (default Drive's `uc?export=download&id=...`; tests pass a local one)
+    Writes to a temporary file beside `dest`, renamed when complete. Raises OSError (incl.
+    urllib.error.URLError) or CheckpointError when Drive does not hand out the file.
+    """
+    from tqdm.auto import tqdm
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    opener.addheaders = [("User-Agent", "slomo (python urllib)")]
+    current = url or DRIVE_URL.format(id=file_id)
+    for _ in range(4):  # the file, or a warning page pointing at it
+        with opener.open(current, timeout=timeout) as res:
+            ctype = res.headers.get("Content-Type", "")
+            if ctype.startswith("text/html"):
+                page = _DriveWarningPage()
+                page.feed(res.read(2 << 20).decode("utf-8", errors="replace"))
+                nxt = page.next_url(res.geturl())
+                if nxt is None:
+                    raise CheckpointError("Google Drive answered with a page but no download "
+                                          "(quota exceeded or file not shared)")
+                current = nxt
+                continue
+            total = int(res.headers.get("Content-Length") or 0) or None
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            try:
+                with os.fdopen(fd, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
+                                                    desc=dest.name, disable=not progress) as bar:
+                    while chunk := res.read(CHUNK):
+                        f.write(chunk)
+                        bar.update(len(chunk))
+                got = Path(tmp).stat().st_size
+                if total is not None and got != total:
+                    raise CheckpointError(f"download of {dest.name} stopped at {got} of {total} bytes")
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return dest
+    raise CheckpointError("Google Drive kept answering with confirmation pages")
+
+
+def verify_reference(path, width: float = REFERENCE_WIDTH) -> ModelConfig:
+    """Check that `path` is a reference-layout checkpoint (`state_dictFC`/`state_dictAT`) whose
+    tensors have the reference shapes at `width`. Returns its ModelConfig; raises CheckpointError."""
+    config, state, meta = read_checkpoint(path)
+    if meta.get("source_format") != "reference":
+        raise CheckpointError(f"{path}: not in the reference layout (no state_dictFC/state_dictAT)")
+    if abs(config.width - width) > 1e-9:
+        raise CheckpointError(f"{path}: U-Net width {config.width:g}, the reference has {width:g}")
+    with torch.device("meta"):
+        model = SuperSloMo(config)
+    check_state_dict(model, state, path)
+    return config
+
+
+def download_reference(*, cache=None, url: str = None, timeout: float = 30, progress: bool = True,
+                       width: float = REFERENCE_WIDTH) -> Path:
+    """The reference's pretrained `SuperSloMo.ckpt` (about 151 MB), downloaded once and cached.
+
+    A cached file is used when it verifies; a fresh download is verified before it enters the
+    cache. Raises CheckpointError or OSError on any failure.
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    target = folder / REFERENCE_NAME
+    if target.is_file():
+        try:
+            verify_reference(target, width)
+            return target
+        except CheckpointError:
+            target.unlink()
+    part = folder / f".{REFERENCE_NAME}.download"
+    try:
+        download_drive_file(REFERENCE_DRIVE_ID, part, url=url, timeout=timeout, progress=progress)
+        verify_reference(part, width)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def reference_checkpoint(*, fallback=None, **kw):
+    """`download_reference`, but never failing: on any problem it says so in ONE line (stderr) and
+    returns `fallback` (default: the shipped checkpoint's path, or None when there is none)."""
+    try:
+        return download_reference(**kw)
+    except Exception as e:  # offline, refused, truncated, not a checkpoint: all mean "fall back"
+        if fallback is None:
+            fallback = default_checkpoint() if default_checkpoint().is_file() else None
+        reason = " ".join(str(e).split())[:160] or type(e).__name__
+        if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError):
+            reason = f"offline? {' '.join(str(e.reason).split())[:120]}"
+        where = f"using {Path(fallback).name}" if fallback else "using the built-in fallback model"
+        print(f"slomo: could not get the reference {REFERENCE_NAME} ({reason}); {where}", file=sys.stderr)
+        return fallback
+
+
+def untrained_model(device=None) -> SuperSloMo:
+    """A `dis` model whose interpolation network outputs zeros: no flow refinement and Vt0 = 0.5,
+    so it equals classical DIS flow interpolation (`baselines.FlowInterp`). Used before any
+    checkpoint is shipped, so notebooks still run. Quarter width: with a zero head, the width
+    changes nothing but the speed."""
+    model = SuperSloMo(flow="dis", padding="border", width=0.25)
+    torch.nn.init.zeros_(model.interp.conv3.weight)
+    torch.nn.init.zeros_(model.interp.conv3.bias)
+    model.metadata = {"note": "untrained: DIS flow + zero interpolation head"}
+    model.checkpoint_path = None
+    from .runtime import resolve_device
+    return model.to(resolve_device(device)).eval()
+
+
+def get_model(checkpoint=None, device=None, **kw) -> SuperSloMo:
+    """The model a notebook asks for.
+
+    checkpoint: None or "shipped" -> checkpoints/slomo-dis.pt; "reference" -> the downloaded
+                reference weights (falling back to the shipped ones); "untrained" -> `untrained_model`;
+                anything else -> a path to a checkpoint file.
+    kw: passed to `download_reference` (cache, url, timeout, progress)
+    When nothing shipped exists yet, says so in one line and returns `untrained_model`.
+    """
+    if checkpoint == "untrained":
+        return untrained_model(device)
+    if checkpoint == "reference":
+        checkpoint = reference_checkpoint(**kw)
+        if checkpoint is None:  # already said why, in one line
+            return untrained_model(device)
+    elif checkpoint in (None, "shipped"):
+        if not default_checkpoint().is_file():
+            print(f"slomo: no shipped checkpoint at {default_checkpoint()}; using DIS flow with an "
+                  "untrained (zero) interpolation head", file=sys.stderr)
+            return untrained_model(device)
+        checkpoint = default_checkpoint()
+    return SuperSloMo.from_checkpoint(checkpoint, device)

@@ -1,0 +1,484 @@
+"""Training: `TrainConfig` (a validated dataclass, from a TOML/JSON file plus key=value overrides) and
+`train(config) -> Path` (the best checkpoint). Runs on one CPU/GPU or under `torchrun` (DDP).
+
+A run folder holds `config.json`, `state.pt` (exact-resume state: model, optimizer, scheduler, step,
+RNG states), `last.pt` and `best.pt` (project-format checkpoints) and tensorboard event files.
+Every batch is drawn from a generator seeded by (seed, step, rank), so a resumed run sees the same
+batches it would have seen without the interruption.
+"""
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics, runtime
+from .checkpoint import atomic_save, read_checkpoint
+from .config import ModelConfig
+from .data import collate, load_triplets, open_dataset
+from .errors import CheckpointError, InputError
+from .losses import REFERENCE_WEIGHTS, load_vgg16_conv4_3, total_loss
+from .model import SuperSloMo
+
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Saved as `config.json` in the run folder.
+
+    data:       prepared clip dataset folder (`slomo prepare`) or a flow-cache `.npz` (dis front end)
+    val:        triplet folder for validation PSNR/SSIM at t = 0.5 ("" = none)
+    out:        run folder
+    model:      ModelConfig fields (width, flow, padding, leaky_head, dis_preset)
+    init:       checkpoint to start from: the reference SuperSloMo.ckpt or a slomo checkpoint ("" = random)
+    init_flow_only: take only the flow network from `init`
+    zero_head:  zero the interpolation network's last convolution, so step 0 is plain flow interpolation
+    kaiming_init: He-normal init (leaky ReLU 0.1) of networks not loaded from `init`; PyTorch's default
+                init shrinks activations ~20x through the U-Net, which makes a zero head learn very slowly
+    weights:    loss weights; the reference's are 204/102/0.005/1 (reconstruction/warping/perceptual/smoothness)
+    vgg_weights: torchvision VGG16 weights file for the perceptual loss ("" = torchvision's cache, if present)
+    """
+    data: str = ""
+    val: str = ""
+    out: str = "runs/train"
+    model: dict = field(default_factory=dict)
+    init: str = ""
+    init_flow_only: bool = False
+    zero_head: bool = False
+    kaiming_init: bool = False
+    steps: int = 1000
+    batch_size: int = 8
+    crop: int = 128
+    span: int = 0
+    targets: int = 1
+    augment: bool = True
+    hard_fraction: float = 1.0
+    lr: float = 1e-4
+    lr_min: float = 1e-6
+    schedule: str = "cosine"
+    warmup: int = 0
+    step_every: int = 0
+    step_gamma: float = 0.1
+    grad_clip: float = 1.0
+    weights: dict = field(default_factory=lambda: dict(REFERENCE_WEIGHTS))
+    vgg_weights: str = ""
+    precision: str = "fp32"
+    channels_last: bool = True
+    device: str = "auto"
+    seed: int = 0
+    log_every: int = 50
+    val_every: int = 500
+    ckpt_every: int = 500
+    image_every: int = 0
+    threads: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        try:
+            self.model_config = ModelConfig.from_dict(dict(self.model))
+        except TypeError as e:
+            raise InputError(f"bad model settings: {e}") from e
+        for name in ("steps", "batch_size", "crop", "log_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("span", "warmup", "step_every", "val_every", "ckpt_every", "image_every", "threads"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise InputError(f"{name} must be a non-negative integer, got {v!r}")
+        if not 0 < self.hard_fraction <= 1:
+            raise InputError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
+        if self.crop % 32:
+            raise InputError(f"crop must be a multiple of 32, got {self.crop}")
+        if not self.targets >= 1:
+            raise InputError(f"targets must be at least 1, got {self.targets}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and 0 <= self.lr_min <= self.lr):
+            raise InputError(f"need lr > 0 and 0 <= lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.grad_clip < 0:
+            raise InputError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
+        unknown = sorted(set(self.weights) - set(REFERENCE_WEIGHTS))
+        if unknown:
+            raise InputError(f"unknown loss weights: {', '.join(unknown)} (known: {', '.join(REFERENCE_WEIGHTS)})")
+        self.weights = {k: float(self.weights.get(k, 0.0)) for k in REFERENCE_WEIGHTS}
+        if any(v < 0 for v in self.weights.values()):
+            raise InputError(f"loss weights must be >= 0, got {self.weights}")
+        if self.precision not in runtime.PRECISIONS:
+            raise InputError(f"precision must be one of {runtime.PRECISIONS}, got {self.precision!r}")
+        if not self.data:
+            raise InputError("no training data given (set data = a prepared folder or a flow-cache .npz)")
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        low = text.lower()
+        return {"true": True, "false": False}.get(low, text)
+
+
+def load_config(path=None, overrides=()) -> TrainConfig:
+    """A TrainConfig from a TOML or JSON file (optional) plus `key=value` overrides
+    (dotted keys reach into tables, e.g. `model.width=0.5`, `weights.perceptual=0`)."""
+    d = {}
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"config file not found: {path}")
+        try:
+            if path.suffix == ".toml":
+                import tomllib
+                d = tomllib.loads(path.read_text())
+            else:
+                d = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'} ({e})") from e
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        *parents, leaf = key.strip().split(".")
+        node = d
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise InputError(f"override {item!r}: {p} is not a table")
+        node[leaf] = _parse_value(value)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise InputError(f"unknown config keys: {', '.join(unknown)}")
+    return TrainConfig(**d)
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier on cfg.lr at `step`: linear warm-up, then cosine to lr_min, step decay or constant."""
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    if cfg.schedule == "cosine":
+        p = min(step, cfg.steps) / cfg.steps
+        lo = cfg.lr_min / cfg.lr
+        f = lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * p))
+    elif cfg.schedule == "step" and cfg.step_every:
+        f = cfg.step_gamma ** (step // cfg.step_every)
+    else:
+        f = 1.0
+    return warm * f
+
+
+def flow_to_rgb(flow, max_norm: float = None):
+    """Colour-code flow for viewing (hue = direction, saturation = magnitude).
+
+    flow: (2,H,W) pixels (dx,dy)
+    returns (3,H,W) float RGB in [0,1]
+    """
+    import cv2
+    f = flow.detach().float().cpu().numpy()
+    mag = np.hypot(f[0], f[1])
+    ang = np.arctan2(f[1], f[0])
+    norm = max_norm or max(float(mag.max()), 1e-6)
+    hsv = np.stack([(ang + np.pi) / (2 * np.pi) * 179, np.clip(mag / norm, 0, 1) * 255,
+                    np.full_like(mag, 255)], axis=-1).astype(np.uint8)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+
+
+@torch.no_grad()
+def validate(model, triplets, t: float = 0.5, precision: str = "fp32") -> dict:
+    """Mean PSNR and SSIM of the model's frame at t against each triplet's middle frame.
+
+    triplets: [(name, I0, It, I1)] with frames (1,3,H,W) float RGB in [0,1] (`data.load_triplets`)
+    returns {"psnr": float, "ssim": float, "n": int}
+    """
+    ps, ss = [], []
+    for _, I0, It, I1 in triplets:
+        pred = model.interpolate(I0, I1, t, precision=precision)[:, 0]
+        It = It.to(pred.device)
+        ps.append(float(metrics.psnr(pred, It)))
+        ss.append(float(metrics.ssim(pred, It)))
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": len(ps)}
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    random.seed(seed)
+
+
+class Trainer:
+    """One training run. `step()` runs one optimisation step and returns (loss, metrics)."""
+
+    def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1):
+        self.cfg, self.rank, self.world = cfg, rank, world
+        self.device = runtime.resolve_device(cfg.device)
+        self.precision = runtime.resolve_precision(cfg.precision, self.device)
+        self.out = Path(cfg.out)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        _seed_all(cfg.seed)
+        self.model = self._build_model().to(self.device)
+        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.fmt)
+        self.ddp = None
+        if world > 1:
+            # the only buffer is the constant RGB mean: nothing to broadcast
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                forward_sync_buffers=False)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(trainable, lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
+        preset = cfg.model_config.dis_preset if cfg.model_config.flow == "dis" else None
+        self.data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset,
+                                 cfg.hard_fraction)
+        if getattr(self.data, "flows", None) is not None and cfg.model_config.flow != "dis":
+            raise InputError("a flow cache (.npz) trains only the 'dis' front end; use prepared clips for 'unet'")
+        self.features, self.notes = None, []
+        if cfg.weights["perceptual"] > 0:
+            self.features = load_vgg16_conv4_3(cfg.vgg_weights or None, self.device)
+            if self.features is None:
+                msg = ("perceptual loss switched off: no VGG16 weights found (give vgg_weights = a "
+                       "torchvision vgg16 .pth file, or put it in torchvision's cache)")
+                self.notes.append(msg)
+                if rank == 0:
+                    print(f"slomo train: {msg}", flush=True)
+        self.val = load_triplets(cfg.val) if cfg.val and rank == 0 else []
+        self.step_no, self.best = 0, -math.inf
+        self.history = []
+
+    def _build_model(self) -> SuperSloMo:
+        cfg = self.cfg
+        model = SuperSloMo(cfg.model_config)
+        if cfg.init:
+            config, state, _ = read_checkpoint(cfg.init)
+            prefixes = ("flow.",) if cfg.init_flow_only else ("flow.", "interp.")
+            own = model.state_dict()
+            picked = {k: v for k, v in state.items() if k.startswith(prefixes) and k in own}
+            bad = [k for k, v in picked.items() if v.shape != own[k].shape]
+            if bad or not picked:
+                raise CheckpointError(f"{cfg.init}: does not fit this model (width {config.width} vs "
+                                      f"{cfg.model_config.width}, flow {config.flow} vs {cfg.model_config.flow})")
+            model.load_state_dict(picked, strict=False)
+        if cfg.kaiming_init:
+            loaded = ("flow", "interp") if cfg.init and not cfg.init_flow_only else ("flow",) if cfg.init else ()
+            for name in ("flow", "interp"):
+                net = getattr(model, name)
+                if net is None or name in loaded:
+                    continue
+                for mod in net.modules():
+                    if isinstance(mod, torch.nn.Conv2d):
+                        torch.nn.init.kaiming_normal_(mod.weight, a=0.1, nonlinearity="leaky_relu")
+                        torch.nn.init.zeros_(mod.bias)
+        if cfg.zero_head:
+            torch.nn.init.zeros_(model.interp.conv3.weight)
+            torch.nn.init.zeros_(model.interp.conv3.bias)
+        return model
+
+    # ---- batches ----------------------------------------------------------------------------------------------
+    def batch(self, step: int) -> dict:
+        """The batch for `step` on this rank: a pure function of (seed, step, rank)."""
+        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step * 7919 + self.rank)
+        idx = torch.randint(0, len(self.data), (self.cfg.batch_size,), generator=g)
+        return collate([self.data.get(int(i), g) for i in idx])
+
+    def loss(self, net, I0, I1, It, t, flows):
+        """(loss tensor, float terms, model outputs) for one batch."""
+        with runtime.autocast(self.device, self.precision):
+            out = net(I0, I1, t, flows=flows)
+        loss, terms = total_loss(out, I0, I1, It, self.cfg.weights, self.features, self.cfg.model_config.padding)
+        return loss, terms, out
+
+    @torch.no_grad()
+    def batch_loss(self, b: dict) -> float:
+        """The loss of the current model on batch `b` (no update; eval mode)."""
+        dev = self.device
+        flows = None if b["flows"] is None else (b["flows"][:, :2].to(dev), b["flows"][:, 2:].to(dev))
+        self.model.eval()
+        loss, _, _ = self.loss(self.model, b["I0"].to(dev), b["I1"].to(dev), b["It"].to(dev), b["t"].to(dev), flows)
+        return float(loss)
+
+    def step(self) -> tuple:
+        """One optimisation step. Returns (loss float, metrics dict)."""
+        cfg = self.cfg
+        b = self.batch(self.step_no)
+        dev, fmt = self.device, self.fmt
+        I0 = b["I0"].to(dev).contiguous(memory_format=fmt)
+        I1 = b["I1"].to(dev).contiguous(memory_format=fmt)
+        It, t = b["It"].to(dev), b["t"].to(dev)
+        flows = None if b["flows"] is None else (b["flows"][:, :2].to(dev), b["flows"][:, 2:].to(dev))
+        self.model.train()
+        net = self.ddp or self.model
+        loss, terms, out = self.loss(net, I0, I1, It, t, flows)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
+        self.opt.step()
+        self.sched.step()
+        self.step_no += 1
+        with torch.no_grad():
+            pred = out["It"].detach().clamp(0, 1).flatten(0, 1)
+            psnr = float(metrics.psnr(pred, It.flatten(0, 1)).mean())
+        m = {"loss": float(loss.detach()), "psnr": psnr, "grad_norm": float(gnorm), "lr": self.sched.get_last_lr()[0], **terms}
+        self._last = (b, out)
+        return float(loss.detach()), m
+
+    # ---- saving and resuming ---------------------------------------------------------------------------------
+    def metadata(self, val: dict = None) -> dict:
+        return {"step": self.step_no, "data": str(self.cfg.data), "val_set": str(self.cfg.val),
+                "val": val or {}, "train_config": self.cfg.to_dict(), "notes": list(self.notes),
+                "world_size": self.world}
+
+    def save_state(self) -> Path:
+        """Exact-resume state (rank 0 writes it)."""
+        state = {"step": self.step_no, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                 "sched": self.sched.state_dict(), "rng": _rng_state(), "best": self.best,
+                 "history": self.history, "config": self.cfg.to_dict()}
+        return atomic_save(state, self.out / "state.pt")
+
+    def load_state(self, path) -> None:
+        s = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["opt"])
+        self.sched.load_state_dict(s["sched"])
+        _set_rng_state(s["rng"])
+        self.step_no, self.best, self.history = s["step"], s["best"], s.get("history", [])
+
+    def save_checkpoint(self, name: str, val: dict = None) -> Path:
+        return self.model.save(self.out / name, **self.metadata(val))
+
+
+def _log_images(writer, trainer: Trainer, step: int) -> None:
+    """Image grid (I0, prediction, ground truth, I1), colour-coded flows and the visibility map."""
+    b, out = trainer._last
+    I0, I1, It = b["I0"][0], b["I1"][0], b["It"][0, 0]
+    pred = out["It"][0, 0].detach().float().clamp(0, 1).cpu()
+    writer.add_image("train/I0_pred_gt_I1", torch.cat([I0, pred, It, I1], dim=2).clamp(0, 1), step)
+    flows = [out["F01"][0], out["F10"][0], out["Ft0_refined"][0, 0], out["Ft1_refined"][0, 0]]
+    norm = max(float(f.detach().abs().max()) for f in flows) or 1.0
+    writer.add_image("train/flows_F01_F10_Ft0_Ft1", torch.cat([flow_to_rgb(f, norm) for f in flows], dim=2), step)
+    writer.add_image("train/visibility_Vt0", out["Vt0"][0, 0].detach().float().cpu().clamp(0, 1), step)
+
+
+def _distributed():
+    """(rank, world) from torchrun's environment; initialises the process group when world > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return rank, world
+
+
+def train(config: TrainConfig, resume: bool = True) -> Path:
+    """Train (or resume, when the run folder holds `state.pt`). Returns the best checkpoint's path
+    (best validation PSNR; the last checkpoint when there is no validation set).
+    Ctrl-C saves the resume state and a checkpoint first, then re-raises KeyboardInterrupt."""
+    cfg = config
+    rank, world = _distributed()
+    if world > 1 and cfg.device == "auto" and torch.cuda.is_available():
+        cfg.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    out = Path(cfg.out)
+    state_path = out / "state.pt"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if state_path.is_file() and resume:
+            saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+            now = json.loads(json.dumps(cfg.to_dict()))
+            defaults = {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
+            if saved and saved != now:  # keys added to TrainConfig since the run began count at their default
+                diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else
+                                                 k not in defaults or defaults[k] != now[k]))
+                if set(diff) - {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads"}:
+                    raise InputError(f"{out} holds a run with a different config ({', '.join(diff)}); "
+                                     f"use another out folder")
+        tmp = out / ".config.json.tmp"
+        tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
+        os.replace(tmp, out / "config.json")
+    if world > 1:
+        torch.distributed.barrier()
+    trainer = Trainer(cfg, rank, world)
+    if resume and state_path.is_file():
+        trainer.load_state(state_path)
+    writer = None
+    if rank == 0:
+        from tensorboardX import SummaryWriter
+        writer = SummaryWriter(str(out))
+        for note in trainer.notes:
+            writer.add_text("notes", note, trainer.step_no)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=trainer.step_no, desc="train", unit="step",
+               disable=not (cfg.progress and rank == 0))
+    best_path = out / ("best.pt" if cfg.val else "last.pt")
+    running, t0 = [], time.time()
+    try:
+        if rank == 0 and trainer.step_no == 0 and trainer.val:
+            v = validate(trainer.model, trainer.val)
+            trainer.best = v["psnr"]
+            writer.add_scalar("val/psnr", v["psnr"], 0)
+            writer.add_scalar("val/ssim", v["ssim"], 0)
+            trainer.history.append({"step": 0, **v})
+            trainer.save_checkpoint("best.pt", v)
+        while trainer.step_no < cfg.steps:
+            loss, m = trainer.step()
+            running.append(m)
+            s = trainer.step_no
+            bar.update(1)
+            if rank != 0:
+                continue
+            if s % cfg.log_every == 0 or s == cfg.steps:
+                mean = {k: float(np.mean([r[k] for r in running if k in r])) for k in running[-1]}
+                for k, v in mean.items():
+                    writer.add_scalar(f"train/{k}", v, s)
+                writer.add_scalar("train/samples_per_s", len(running) * cfg.batch_size * world / (time.time() - t0), s)
+                bar.set_postfix(loss=f"{mean['loss']:.4f}", psnr=f"{mean['psnr']:.2f}")
+                running, t0 = [], time.time()
+            if cfg.image_every and s % cfg.image_every == 0:
+                _log_images(writer, trainer, s)
+            if trainer.val and cfg.val_every and (s % cfg.val_every == 0 or s == cfg.steps):
+                v = validate(trainer.model, trainer.val)
+                writer.add_scalar("val/psnr", v["psnr"], s)
+                writer.add_scalar("val/ssim", v["ssim"], s)
+                trainer.history.append({"step": s, **v})
+                if v["psnr"] > trainer.best:
+                    trainer.best = v["psnr"]
+                    trainer.save_checkpoint("best.pt", v)
+            if (cfg.ckpt_every and s % cfg.ckpt_every == 0) or s == cfg.steps:
+                last_val = trainer.history[-1] if trainer.history else None
+                trainer.save_checkpoint("last.pt", last_val)
+                trainer.save_state()
+    except KeyboardInterrupt:
+        if rank == 0:
+            trainer.save_checkpoint("last.pt")
+            trainer.save_state()
+            print(f"slomo train: interrupted at step {trainer.step_no}; saved {state_path} (run again to resume)",
+                  flush=True)
+        raise
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return best_path
