@@ -129,17 +129,14 @@ class UNet(nn.Module):
         self.conv3 = Conv2d(c[0], out_channels, 3, padding=1)
 
     def forward(self, x):  # x: (B,C,H,W), H and W multiples of 32
-        s1 = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), LEAK, inplace=True)), LEAK, inplace=True)
-        s2 = self.down1(s1)
-        s3 = self.down2(s2)
-        s4 = self.down3(s3)
-        s5 = self.down4(s4)
-        x = self.down5(s5)
-        x = self.up1(x, s5)
-        x = self.up2(x, s4)
-        x = self.up3(x, s3)
-        x = self.up4(x, s2)
-        x = self.up5(x, s1)
+        x = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), LEAK, inplace=True)), LEAK, inplace=True)
+        skips = [x]
+        for down in (self.down1, self.down2, self.down3, self.down4):
+            x = down(x)
+            skips.append(x)
+        x = self.down5(x)
+        for up in (self.up1, self.up2, self.up3, self.up4, self.up5):
+            x = up(x, skips.pop())  # popped: each skip is freed once its level is done (memory)
         with torch.autocast(x.device.type, enabled=False):
             x = self.conv3(x.float())
         return F.leaky_relu(x, LEAK, inplace=True) if self.leaky_head else x
