@@ -20,10 +20,21 @@ def newest(name):
     return json.loads(path.read_text())[-1] if path.is_file() else None
 
 
+def newest_cases():
+    """The newest result of each memory case, across records."""
+    path = common.RESULTS / "memory.json"
+    if not path.is_file():
+        return None
+    cases = {}
+    for record in json.loads(path.read_text()):
+        cases.update(record["cases"])
+    return {"cases": cases}
+
+
 def main():
-    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest("memory")
+    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest_cases()
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    cpu = (speed or abl or mem or {}).get("machine", {}).get("cpu", "?")
+    cpu = (speed or abl or {}).get("machine", {}).get("cpu", "?")
     fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
 
     ax = axes[0]
@@ -38,8 +49,8 @@ def main():
         ax.set_xticks(list(xs), labels)
         ax.set_ylabel("seconds, whole process")
         ax.set_title(f"{speed['width']}x{speed['height']}, {speed['frames_in']} frames, x{speed['scale']}: "
-                     f"{speed['speedup']['wall_s']:.2f}x wall, "
-                     f"{(cpus[0] / cpus[1]):.2f}x CPU", fontsize=10)
+                     f"{(cpus[0] / cpus[1]):.2f}x CPU, {speed['speedup']['wall_s']:.2f}x wall (load-dependent)",
+                     fontsize=10)
         ax.legend()
 
     ax = axes[1]
@@ -61,7 +72,7 @@ def main():
         for i, n in enumerate(names):
             if n in targets:
                 ax.hlines(targets[n], i - 0.4, i + 0.4, colors="red", linestyles="--")
-        ax.set_ylabel("peak RSS, GB (red: target)")
+        ax.set_ylabel("peak RSS, GiB (red: target)")
         ax.set_title("memory of whole `slomo convert` processes", fontsize=10)
     fig.tight_layout()
     out = common.RESULTS / "bench.png"

@@ -34,11 +34,12 @@ MIDDLEBURY_DIRS = (("input", "gt"), ("other-data", "other-gt-interp"))
 
 @dataclass
 class Sample:
-    """Two input frames and the ground truth at times `ts` between them (files, loaded lazily)."""
+    """Two input frames and the ground truth at times t between them: image files (loaded lazily)
+    or (1,3,H,W) float RGB tensors in [0,1]."""
     name: str
-    first: Path
-    last: Path
-    targets: list  # [(t, Path)], t in (0,1)
+    first: object  # Path or tensor
+    last: object
+    targets: list  # [(t, Path or tensor)], t in (0,1)
 
 
 @dataclass
@@ -53,6 +54,12 @@ class Dataset:
     def __repr__(self):
         return f"Dataset({self.name!r}, layout={self.layout!r}, {len(self.samples)} samples)"
 
+    @classmethod
+    def from_triplets(cls, triplets, name: str = "triplets") -> "Dataset":
+        """In-memory triplets [(name, I0, It, I1)], frames (1,3,H,W) float RGB in [0,1], truth at t=0.5
+        (the form `slomo.data.load_triplets` returns for training's validation)."""
+        return cls(name, "memory", [Sample(str(n), I0, I1, [(0.5, It)]) for n, I0, It, I1 in triplets])
+
 
 # ---- reading --------------------------------------------------------------------------------------
 def read_image(path) -> torch.Tensor:
@@ -61,6 +68,16 @@ def read_image(path) -> torch.Tensor:
     if img is None:
         raise InputError(f"cannot read image {path}")
     return torch.from_numpy(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).unsqueeze(0).float() / 255
+
+
+def _frame(x) -> torch.Tensor:  # a path or a (1,3,H,W) / (3,H,W) tensor -> (1,3,H,W) float, CPU
+    if isinstance(x, torch.Tensor):
+        return (x if x.dim() == 4 else x.unsqueeze(0)).detach().float().cpu()
+    return read_image(x)
+
+
+def _label(x) -> str:
+    return x.name if isinstance(x, Path) else "a frame"
 
 
 def _images(folder: Path) -> list:
@@ -278,6 +295,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -290,17 +310,22 @@ def _u8(x: torch.Tensor) -> np.ndarray:  # (3,H,W) float [0,1] -> (H,W,3) uint8
 
 # ---- the evaluation --------------------------------------------------------------------------------
 def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, progress: bool = False,
-             quantize: bool = True) -> EvalResult:
+             quantize: bool = True, precision: str = None) -> EvalResult:
     """PSNR (dB), SSIM and IE of `method` on every (sample, t) of `dataset`, and their means.
 
     method:  an object with `.interpolate(I0, I1, t) -> (B,T,3,H,W)` (a SuperSloMo model, a baseline)
              or a name: superslomo (with `checkpoint`, None = shipped), flow, memc, blend, duplicate
-    dataset: a Dataset from `load_dataset`, or a folder (layout detected)
+    dataset: a Dataset from `load_dataset`, a folder (layout detected), or in-memory triplets
+             [(name, I0, It, I1)] (see `Dataset.from_triplets`)
     worst:   keep images of the `worst` lowest-PSNR rows for `EvalResult.save_worst_grid`
     quantize: round predictions to 8 bits first, as a saved frame would be (the usual protocol)
+    precision: passed to `method.interpolate` when given (e.g. "fp32")
     """
-    if not isinstance(dataset, Dataset):
+    if isinstance(dataset, (list, tuple)):
+        dataset = Dataset.from_triplets(dataset)
+    elif not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
+    kw = {} if precision is None else {"precision": precision}
     model = get_method(method, checkpoint, device)
     dev = getattr(model, "device", None)
     dev = dev if isinstance(dev, torch.device) else torch.device("cpu")
@@ -310,17 +335,17 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
         from tqdm import tqdm
         samples = tqdm(samples, desc=f"evaluate {method_name(method)}", unit="sample")
     for s in samples:
-        I0, I1 = read_image(s.first), read_image(s.last)
-        gts = [read_image(p) for _, p in s.targets]
+        I0, I1 = _frame(s.first), _frame(s.last)
+        gts = [_frame(p) for _, p in s.targets]
         for p, x in [(s.last, I1)] + [(p, g) for (_, p), g in zip(s.targets, gts)]:
             if x.shape != I0.shape:
-                raise InputError(f"sample {s.name}: {p.name} is {x.shape[3]}x{x.shape[2]} but "
-                                 f"{s.first.name} is {I0.shape[3]}x{I0.shape[2]}; frames must be the same size")
+                raise InputError(f"sample {s.name}: {_label(p)} is {x.shape[3]}x{x.shape[2]} but "
+                                 f"{_label(s.first)} is {I0.shape[3]}x{I0.shape[2]}; frames must be the same size")
         if min(I0.shape[-2:]) < 11:
             raise InputError(f"sample {s.name}: frames of {I0.shape[3]}x{I0.shape[2]} are too small for SSIM (11x11 at least)")
         ts = [t for t, _ in s.targets]
         with torch.no_grad():
-            pred = model.interpolate(I0.to(dev), I1.to(dev), ts)[0].float().cpu().clamp(0, 1)  # (T,3,H,W)
+            pred = model.interpolate(I0.to(dev), I1.to(dev), ts, **kw)[0].float().cpu().clamp(0, 1)  # (T,3,H,W)
         if quantize:
             pred = torch.round(pred * 255) / 255
         gt = torch.cat(gts)  # (T,3,H,W)

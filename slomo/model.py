@@ -42,6 +42,11 @@ def check_pair(I0, I1) -> None:
         raise InputError(f"I0 and I1 must have the same shape; got {tuple(I0.shape)} and {tuple(I1.shape)}")
 
 
+def _rows(x, i):
+    """x[i] for an index tensor i; a view rather than a copy when i holds one item."""
+    return x[int(i[0]):int(i[0]) + 1] if len(i) == 1 else x[i]
+
+
 def pad32(x):
     """Replicate-pad (B,C,H,W) at the bottom and right to multiples of 32."""
     H, W = x.shape[-2:]
@@ -119,13 +124,14 @@ class SuperSloMo(nn.Module):
         I0p, I1p = pad32(I0.float()), pad32(I1.float())
         F01, F10 = self.flows(I0p, I1p) if flows is None else flows
         I0n, I1n = I0p - self.mean, I1p - self.mean
+        del I0p, I1p  # memory: at 1080p every 3-channel copy is 25 MB
         idx = torch.arange(B, device=I0.device).repeat_interleave(T)
         tt = t.reshape(-1)
         step = max_batch or len(idx)
         parts = []
         for s in range(0, len(idx), step):
             i = idx[s:s + step]
-            part = synthesize(I0n[i], I1n[i], F01[i], F10[i], tt[s:s + step],
+            part = synthesize(_rows(I0n, i), _rows(I1n, i), _rows(F01, i), _rows(F10, i), tt[s:s + step],
                               refine=self.interp, padding_mode=self.config.padding)
             parts.append(part if aux else {"It": part["It"]})
         out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}

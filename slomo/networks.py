@@ -12,6 +12,7 @@ from torch.nn import functional as F
 REFERENCE_WIDTHS = (32, 64, 128, 256, 512, 512)
 LEAK = 0.1
 NNPACK_MIN_PIXELS = 512  # measured: at 11x20 (the 1/32 level of 640x352) the default kernel wins
+NNPACK_STRIPE_PIXELS = 1 << 18  # larger maps are convolved in stripes (bounded work buffers)
 
 
 @functools.lru_cache(maxsize=None)
@@ -43,12 +44,27 @@ class Conv2d(nn.Conv2d):
     nnpack = True
 
     def forward(self, x):
-        if self.nnpack and use_nnpack(x, self.weight):
+        if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
             # one item per call: NNPACK's batch-1 inference path is the fast one
-            out = [torch._nnpack_spatial_convolution(x[i:i + 1].contiguous(), self.weight, self.bias,
-                                                     self.padding, self.stride) for i in range(x.shape[0])]
+            out = [self._nnpack(x[i:i + 1]) for i in range(x.shape[0])]
             return out[0] if len(out) == 1 else torch.cat(out)
         return super().forward(x)
+
+    def _nnpack(self, x):
+        """(1,C,H,W) -> (1,out,H,W). Large maps go in horizontal stripes of about
+        NNPACK_STRIPE_PIXELS, so NNPACK's work buffers stay small (1080p and 4K memory)."""
+        H, W = x.shape[-2:]
+        ph, pw = self.padding
+        rows = max(1, NNPACK_STRIPE_PIXELS // W)
+        if H <= rows:
+            return torch._nnpack_spatial_convolution(x.contiguous(), self.weight, self.bias, self.padding)
+        out = x.new_empty(1, self.out_channels, H, W)
+        for r0 in range(0, H, rows):
+            r1 = min(H, r0 + rows)
+            a, b = max(0, r0 - ph), min(H, r1 + ph)  # input rows with the halo, zero rows beyond the image
+            part = F.pad(x[:, :, a:b], (0, 0, a - (r0 - ph), (r1 + ph) - b))
+            out[:, :, r0:r1] = torch._nnpack_spatial_convolution(part.contiguous(), self.weight, self.bias, (0, pw))
+        return out
 
 
 def unet_widths(width: float) -> tuple:
@@ -113,17 +129,14 @@ class UNet(nn.Module):
         self.conv3 = Conv2d(c[0], out_channels, 3, padding=1)
 
     def forward(self, x):  # x: (B,C,H,W), H and W multiples of 32
-        s1 = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), LEAK, inplace=True)), LEAK, inplace=True)
-        s2 = self.down1(s1)
-        s3 = self.down2(s2)
-        s4 = self.down3(s3)
-        s5 = self.down4(s4)
-        x = self.down5(s5)
-        x = self.up1(x, s5)
-        x = self.up2(x, s4)
-        x = self.up3(x, s3)
-        x = self.up4(x, s2)
-        x = self.up5(x, s1)
+        x = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), LEAK, inplace=True)), LEAK, inplace=True)
+        skips = [x]
+        for down in (self.down1, self.down2, self.down3, self.down4):
+            x = down(x)
+            skips.append(x)
+        x = self.down5(x)
+        for up in (self.up1, self.up2, self.up3, self.up4, self.up5):
+            x = up(x, skips.pop())  # popped: each skip is freed once its level is done (memory)
         with torch.autocast(x.device.type, enabled=False):
             x = self.conv3(x.float())
         return F.leaky_relu(x, LEAK, inplace=True) if self.leaky_head else x

@@ -144,3 +144,12 @@ def test_cli_empty_folder_and_success(tmp_path, capsys):
                  "--worst", "1"]) == 0
     out = capsys.readouterr().out
     assert "mean (2)" in out and (tmp_path / "out.json").is_file() and (tmp_path / "out.worst.png").is_file()
+
+
+def test_in_memory_triplets_for_training_validation():
+    I0, I1, mid = even_pair(5)
+    t = [torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0).float() / 255 for x in (I0, mid, I1)]
+    res = evaluate("blend", [("a", t[0], t[1], t[2]), ("b", t[0], t[1], t[2])], precision="fp32")
+    assert [r["sample"] for r in res.rows] == ["a", "b"] and res.means["ie"] == pytest.approx(0, abs=1e-6)
+    with pytest.raises(InputError, match="same size"):
+        evaluate("blend", [("c", t[0], t[1][..., :20, :], t[2])])

@@ -57,3 +57,16 @@ def test_nnpack_inference_equals_default_kernels_and_training_is_untouched():
     run(True)
     net(x).sum().backward()
     assert net.conv1.weight.grad is not None
+
+
+def test_nnpack_stripes_equal_one_call(monkeypatch):
+    import torch.nn.functional as F
+
+    import slomo.networks as networks
+    torch.manual_seed(0)
+    x = torch.rand(2, 8, 70, 50)
+    monkeypatch.setattr(networks, "NNPACK_STRIPE_PIXELS", 50 * 9)  # 8 stripes of 9 rows
+    for k in (3, 5, 7):
+        conv = networks.Conv2d(8, 16, k, padding=k // 2).eval()
+        with torch.no_grad():
+            assert torch.allclose(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=k // 2), atol=1e-4)
