@@ -95,13 +95,17 @@ class SuperSloMo(nn.Module):
 
     # ---- the computation ----------------------------------------------------------------
     def flows(self, I0, I1):
-        """Bidirectional flow for a padded pair.
+        """Bidirectional flow, sized for the pair padded to multiples of 32.
 
-        I0, I1: (B,3,H,W) float RGB in [0,1], H and W multiples of 32
-        returns F01, F10: (B,2,H,W) pixels (dx,dy)
+        I0, I1: (B,3,H,W) float RGB in [0,1], any size
+        returns F01, F10: (B,2,H32,W32) pixels (dx,dy)
+        DIS sees the frames as they are (as the flow baseline does) and its flow is edge-padded;
+        the flow U-Net sees the padded frames.
         """
         if self.flow is None:
-            return dis_flow(I0, I1, self.config.dis_preset)
+            F01, F10 = dis_flow(I0, I1, self.config.dis_preset)
+            return pad32(F01), pad32(F10)
+        I0, I1 = pad32(I0), pad32(I1)
         out = self.flow(torch.cat((I0 - self.mean, I1 - self.mean), dim=1)).float()
         return out[:, :2], out[:, 2:]
 
@@ -122,7 +126,7 @@ class SuperSloMo(nn.Module):
         t = as_times(t, B, I0.device)
         T = t.shape[1]
         I0p, I1p = pad32(I0.float()), pad32(I1.float())
-        F01, F10 = self.flows(I0p, I1p) if flows is None else flows
+        F01, F10 = self.flows(I0.float(), I1.float()) if flows is None else flows
         I0n, I1n = I0p - self.mean, I1p - self.mean
         del I0p, I1p  # memory: at 1080p every 3-channel copy is 25 MB
         idx = torch.arange(B, device=I0.device).repeat_interleave(T)

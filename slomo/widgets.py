@@ -14,7 +14,6 @@ import torch
 
 from . import runtime, viz
 from .baselines import get_method
-from .model import pad32
 
 VIEWS = ("interpolated", "flows", "visibility", "warped", "classical")
 CLASSICAL = ("duplicate", "blend", "flow")
@@ -112,7 +111,7 @@ class FrameExplorer:
         def make():
             I0, I1 = self._inputs(pair)
             with torch.no_grad(), runtime.autocast(self.device, self.precision):
-                F01, F10 = self.model.flows(pad32(I0), pad32(I1))
+                F01, F10 = self.model.flows(I0, I1)
             fmt = self.memory_format
             return F01.float().contiguous(memory_format=fmt), F10.float().contiguous(memory_format=fmt)
         return self._flows.get_or(pair, make)

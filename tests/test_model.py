@@ -158,3 +158,16 @@ def test_reference_checkpoint_matches_independent_equations(tmp_path):
         diff = (got[:, k] - want).abs()
         print(f"t={t}: max abs {diff.max():.2e}, mean abs {diff.mean():.2e}")
         assert diff.max() < 2e-3 and diff.mean() < 1e-4, (diff.max(), diff.mean())
+
+
+def test_zero_head_dis_model_equals_flow_baseline_at_odd_sizes():
+    from slomo.baselines import FlowInterp
+    m = small(flow="dis", padding="border", leaky_head=False)
+    torch.nn.init.zeros_(m.interp.conv3.weight)
+    torch.nn.init.zeros_(m.interp.conv3.bias)
+    g = torch.Generator().manual_seed(5)
+    I0 = torch.rand(1, 3, 50, 70, generator=g)
+    I1 = torch.roll(I0, shifts=(1, 2), dims=(2, 3))
+    ours = m.interpolate(I0, I1, [0.3, 0.5], precision="fp32")
+    base = FlowInterp(preset="medium", padding="border").interpolate(I0, I1, [0.3, 0.5])
+    assert torch.allclose(ours, base, atol=1e-5)
