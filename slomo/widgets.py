@@ -169,9 +169,10 @@ class FrameExplorer:
                            ["F01: frame 0 -> 1", "F10: frame 1 -> 0",
                             f"Ft0 refined (t = {t:.2f})", f"Ft1 refined (t = {t:.2f})"])
         elif view == "visibility":
+            lo, hi = float(r["Vt0"].min()), float(r["Vt0"].max())
             img = viz.side_by_side([viz.visibility_heatmap(r["Vt0"]), viz.visibility_heatmap(r["Vt1"]), r["It"]],
-                                   ["Vt0: seen in I0 (yellow) / occluded (purple)", "Vt1 = 1 - Vt0",
-                                    f"It, t = {t:.2f}"])
+                                   [f"Vt0 in [{lo:.2f}, {hi:.2f}]: 1 yellow = seen in I0, 0 purple = hidden",
+                                    "Vt1 = 1 - Vt0", f"It, t = {t:.2f}"])
         elif view == "warped":
             img = viz.grid([r["g0"], r["g1"], r["g0_refined"], r["g1_refined"]],
                            ["g(I0, Ft0) linear flow", "g(I1, Ft1) linear flow",

@@ -165,3 +165,6 @@ def test_sequence_triplets_and_flow_cache(tmp_path):
     assert abs(float(item["flows"][0, 8:-8, 8:-8].median()) + 4) < 1.0
     with pytest.raises(InputError, match="medium"):
         FlowCache(path, preset="medium")
+    err = cache.flow_errors()
+    hard = FlowCache(path, crop=(32, 32), hard_fraction=0.5)
+    assert len(hard) == 2 and set(hard.index.tolist()) == set(torch.argsort(err)[2:].tolist())
