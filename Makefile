@@ -29,3 +29,11 @@ demo: setup
 		--output outputs/pancake-flip-x4.mp4 --overwrite
 	@echo "demo output: $(CURDIR)/outputs/pancake-flip-x4.mp4"
 
+
+# Speed and memory figures for bench/README.md (slow: run by hand, never in CI)
+bench: setup
+	OMP_NUM_THREADS=1 $(PY) bench/convert_speed.py
+	OMP_NUM_THREADS=1 $(PY) bench/ablation.py
+	OMP_NUM_THREADS=1 $(PY) bench/memory.py
+	OMP_NUM_THREADS=1 $(PY) bench/precision_train.py
+	$(PY) bench/plot.py
