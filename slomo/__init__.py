@@ -1,7 +1,6 @@
 """slomo: Super SloMo (Jiang et al., CVPR 2018) for notebooks and the command line."""
 from .checkpoint import read_checkpoint, write_checkpoint, write_reference_checkpoint
 from .config import ModelConfig
-from .evaluate import evaluate, load_dataset
 from .errors import CheckpointError, InputError, SlomoError
 from .model import SuperSloMo, load_model
 from .synthesis import intermediate_flows, synthesize
@@ -12,4 +11,4 @@ __version__ = "0.1.0"
 
 __all__ = ["SuperSloMo", "ModelConfig", "load_model", "synthesize", "intermediate_flows",
            "backward_warp", "read_checkpoint", "write_checkpoint", "write_reference_checkpoint",
-           "SlomoError", "CheckpointError", "InputError", "convert", "ConvertResult", "evaluate", "load_dataset", "__version__"]
+           "SlomoError", "CheckpointError", "InputError", "convert", "ConvertResult", "__version__"]
