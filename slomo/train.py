@@ -20,7 +20,7 @@ import torch
 from . import metrics, runtime
 from .checkpoint import atomic_save, read_checkpoint
 from .config import ModelConfig
-from .data import collate, load_triplets, open_dataset
+from .data import collate, open_dataset
 from .errors import CheckpointError, InputError
 from .losses import REFERENCE_WEIGHTS, load_vgg16_conv4_3, total_loss
 from .model import SuperSloMo
@@ -176,37 +176,22 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return warm * f
 
 
-def flow_to_rgb(flow, max_norm: float = None):
-    """Colour-code flow for viewing (hue = direction, saturation = magnitude).
-
-    flow: (2,H,W) pixels (dx,dy)
-    returns (3,H,W) float RGB in [0,1]
-    """
-    import cv2
-    f = flow.detach().float().cpu().numpy()
-    mag = np.hypot(f[0], f[1])
-    ang = np.arctan2(f[1], f[0])
-    norm = max_norm or max(float(mag.max()), 1e-6)
-    hsv = np.stack([(ang + np.pi) / (2 * np.pi) * 179, np.clip(mag / norm, 0, 1) * 255,
-                    np.full_like(mag, 255)], axis=-1).astype(np.uint8)
-    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+def _flow_image(flow, max_norm: float):
+    """(2,H,W) pixels (dx,dy) -> (3,H,W) float RGB in [0,1], colour-coded by `slomo.viz.flow_to_color`."""
+    from .viz import flow_to_color
+    return torch.from_numpy(flow_to_color(flow.detach().float().cpu(), max_norm)).permute(2, 0, 1).float() / 255
 
 
-@torch.no_grad()
-def validate(model, triplets, t: float = 0.5, precision: str = "fp32") -> dict:
-    """Mean PSNR and SSIM of the model's frame at t against each triplet's middle frame.
+def validate(model, dataset) -> dict:
+    """Mean PSNR and SSIM of the model on a data set of known middles, through the one
+    `slomo.evaluate.evaluate` that the CLI and the notebooks use.
 
-    triplets: [(name, I0, It, I1)] with frames (1,3,H,W) float RGB in [0,1] (`data.load_triplets`)
+    dataset: a folder (layout detected) or a `slomo.evaluate.Dataset`
     returns {"psnr": float, "ssim": float, "n": int}
     """
-    ps, ss = [], []
-    for _, I0, It, I1 in triplets:
-        pred = model.interpolate(I0, I1, t, precision=precision)[:, 0]
-        It = It.to(pred.device)
-        ps.append(float(metrics.psnr(pred, It)))
-        ss.append(float(metrics.ssim(pred, It)))
-    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": len(ps)}
+    from .evaluate import evaluate
+    res = evaluate(model, dataset)
+    return {"psnr": res.means["psnr"], "ssim": res.means["ssim"], "n": len(res.rows)}
 
 
 def _rng_state() -> dict:
@@ -262,7 +247,10 @@ class Trainer:
                 self.notes.append(msg)
                 if rank == 0:
                     print(f"slomo train: {msg}", flush=True)
-        self.val = load_triplets(cfg.val) if cfg.val and rank == 0 else []
+        self.val = None
+        if cfg.val and rank == 0:
+            from .evaluate import load_dataset
+            self.val = load_dataset(cfg.val)
         self.step_no, self.best = 0, -math.inf
         self.history = []
 
@@ -375,7 +363,7 @@ def _log_images(writer, trainer: Trainer, step: int) -> None:
     writer.add_image("train/I0_pred_gt_I1", torch.cat([I0, pred, It, I1], dim=2).clamp(0, 1), step)
     flows = [out["F01"][0], out["F10"][0], out["Ft0_refined"][0, 0], out["Ft1_refined"][0, 0]]
     norm = max(float(f.detach().abs().max()) for f in flows) or 1.0
-    writer.add_image("train/flows_F01_F10_Ft0_Ft1", torch.cat([flow_to_rgb(f, norm) for f in flows], dim=2), step)
+    writer.add_image("train/flows_F01_F10_Ft0_Ft1", torch.cat([_flow_image(f, norm) for f in flows], dim=2), step)
     writer.add_image("train/visibility_Vt0", out["Vt0"][0, 0].detach().float().cpu().clamp(0, 1), step)
 
 
