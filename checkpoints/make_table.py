@@ -44,28 +44,11 @@ def load_set(spec):
     return sequence_triplets(rel, gap=spec[2], every=spec[3])
 
 
-class _UnpaddedDis:
-    """The model, but with DIS flow computed on the frames before padding to a multiple of 32."""
-
-    def __init__(self, model):
-        self.model = model
-
-    @torch.no_grad()
-    def interpolate(self, I0, I1, t):
-        from slomo.flow import dis_flow
-        from slomo.model import pad32
-        F01, F10 = dis_flow(I0, I1, self.model.config.dis_preset)
-        out = self.model.forward(I0, I1, t, flows=(pad32(F01), pad32(F10)), aux=False)
-        return out["It"].clamp(0, 1)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", nargs="?", default=str(REPO / "checkpoints" / "slomo-dis.pt"))
     ap.add_argument("--json", default=None)
     ap.add_argument("--sets", default=None, help="comma-separated subset of set names")
-    ap.add_argument("--unpadded-dis", action="store_true",
-                    help="add a column: the model with DIS computed on the unpadded frames (flow padded after)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     from slomo import metrics
@@ -73,8 +56,6 @@ def main(argv=None):
     from slomo.model import SuperSloMo
     model = SuperSloMo.from_checkpoint(args.checkpoint, device="cpu")
     methods = {"blend": Blend(), "DIS flow": FlowInterp(preset="medium", padding="border"), "Super SloMo": model}
-    if args.unpadded_dis:
-        methods["Super SloMo, DIS unpadded"] = _UnpaddedDis(model)
     rows = []
     for name, kind, spec in SETS:
         if args.sets and name not in args.sets.split(","):
