@@ -13,6 +13,7 @@ import torch
 
 from .config import ModelConfig
 from .errors import CheckpointError
+from .files import publish
 
 FORMAT = "slomo-checkpoint"
 VERSION = 1
@@ -103,7 +104,7 @@ def atomic_save(obj, path) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .files import publish
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
@@ -204,7 +205,7 @@ def prepare(input, output, *, clip_length: int = 12, stride: int = None, size=No
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if output.exists():
             shutil.rmtree(output)
-        os.replace(tmp, output)
+        publish(tmp, output)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -524,7 +525,7 @@ def build_flow_cache(sources: list, output, spec: CacheSpec = CacheSpec(), progr
     try:
         np.savez(tmp, images=np.stack(images), flows=np.stack(flows), t=np.array(ts, np.float32),
                  sources=np.array(names), preset=np.array(spec.preset), spec=np.array(json.dumps(asdict(spec))))
-        os.replace(tmp, output)
+        publish(tmp, output)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return output

@@ -23,6 +23,7 @@ import torch
 
 from . import metrics
 from .errors import InputError
+from .files import publish
 
 LAYOUTS = ("auto", "triplets", "middlebury", "vimeo", "frames")
 METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
@@ -295,10 +296,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

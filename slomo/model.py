@@ -6,7 +6,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import runtime
-from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint, write_checkpoint
+from .checkpoint import (
+    check_state_dict,
+    default_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
 from .config import ModelConfig
 from .errors import CheckpointError, InputError
 from .flow import dis_flow

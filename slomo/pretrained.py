@@ -23,6 +23,7 @@ import torch
 from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint
 from .config import ModelConfig
 from .errors import CheckpointError
+from .files import publish
 from .model import SuperSloMo
 
 REFERENCE_DRIVE_ID = "1IvobLDbRiBgZr3ryCRrWL8xDbMZ-KnpF"
@@ -105,7 +106,7 @@ def download_drive_file(file_id: str, dest, *, url: str = None, timeout: float =
                 got = Path(tmp).stat().st_size
                 if total is not None and got != total:
                     raise CheckpointError(f"download of {dest.name} stopped at {got} of {total} bytes")
-                os.replace(tmp, dest)
+                publish(tmp, dest)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

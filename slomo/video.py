@@ -24,9 +24,20 @@ from torch.nn import functional as F
 
 from . import runtime, scenes
 from .errors import InputError, SlomoError
+from .files import publish
 from .synthesis import fuse
-from .videoio import (MP4_AUDIO, AudioPlan, FrameReader, FrameWriter, VideoInfo, _last_line, mux_audio,
-                      parse_fps, probe, read_frames)
+from .videoio import (
+    MP4_AUDIO,
+    AudioPlan,
+    FrameReader,
+    FrameWriter,
+    VideoInfo,
+    _last_line,
+    mux_audio,
+    parse_fps,
+    probe,
+    read_frames,
+)
 from .warp import backward_warp
 
 __all__ = ["convert", "ConvertResult", "probe", "read_frames", "METHODS"]  # probe, read_frames: videoio's
@@ -433,7 +444,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                 say(f"{e}; the video is written without sound", warning=True)
                 plan = None
                 os.replace(video_tmp, tmp)
-        os.replace(tmp, out)
+        publish(tmp, out)
     except BaseException:
         if bar is not None:
             bar.close()

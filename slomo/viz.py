@@ -295,6 +295,7 @@ def read_scalars(run_dir) -> dict:
     without TensorBoard installed.
     """
     import struct
+
     from tensorboardX.proto import event_pb2
     scalars = {}
     for f in sorted(Path(run_dir).rglob("events.out.tfevents.*")):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from test_notebooks import inject
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,7 +1,12 @@
 import pytest
 import torch
 
-from slomo import CheckpointError, SuperSloMo, read_checkpoint, write_reference_checkpoint
+from slomo import (
+    CheckpointError,
+    SuperSloMo,
+    read_checkpoint,
+    write_reference_checkpoint,
+)
 from slomo.checkpoint import atomic_save
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _clips import has_audio, make_clip, stream_times, tiny_model
+
 from slomo import video
 from slomo.cli import main
 

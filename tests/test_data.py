@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from slomo.data import (CacheSpec, ClipDataset, FlowCache, augment, build_flow_cache, find_sources,
-                        find_triplets, load_triplets, prepare, sequence_triplets, split_sources)
+from slomo.data import (
+    CacheSpec,
+    ClipDataset,
+    FlowCache,
+    augment,
+    build_flow_cache,
+    find_sources,
+    find_triplets,
+    load_triplets,
+    prepare,
+    sequence_triplets,
+    split_sources,
+)
 from slomo.errors import InputError
 from slomo.warp import backward_warp
 

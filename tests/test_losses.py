@@ -3,8 +3,15 @@ import pytest
 import torch
 
 from slomo.errors import InputError
-from slomo.losses import (REFERENCE_WEIGHTS, find_vgg16_weights, load_vgg16_conv4_3, reconstruction_loss,
-                          smoothness_loss, total_loss, warping_loss)
+from slomo.losses import (
+    REFERENCE_WEIGHTS,
+    find_vgg16_weights,
+    load_vgg16_conv4_3,
+    reconstruction_loss,
+    smoothness_loss,
+    total_loss,
+    warping_loss,
+)
 
 
 def test_reference_weights_are_documented_values():

@@ -2,8 +2,8 @@
 import re
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 from conftest import REPO
 
 CONDA_NAMES = {"torch": "pytorch"}  # pip name -> conda name where they differ

@@ -15,7 +15,7 @@ from slomo.cli import main
 from slomo.data import prepare
 from slomo.errors import InputError, SlomoError
 from slomo.model import SuperSloMo
-from slomo.train import Trainer, TrainConfig, load_config, lr_factor, train
+from slomo.train import TrainConfig, Trainer, load_config, lr_factor, train
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_MODEL = {"width": 0.125, "flow": "unet", "padding": "border", "leaky_head": False}

@@ -7,8 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-
 from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
+
 from slomo import scenes, video, videoio
 from slomo.errors import InputError, SlomoError
 
