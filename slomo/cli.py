@@ -24,6 +24,8 @@ def _add_convert(sub):
     p.add_argument("--method", default="superslomo", choices=["superslomo", "flow", "memc", "blend", "duplicate"],
                    help="interpolation method (default superslomo; the others are classical baselines)")
     p.add_argument("--batch-size", type=int, help="frame pairs per model pass (default: 1 on CPU, more on GPU)")
+    p.add_argument("--workers", type=int, help="processes interpolating pairs side by side, one thread each "
+                   "(default: one per core for the model on CPU up to 720p)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="compute precision (default auto: fp32 on CPUs without bf16)")
@@ -47,7 +49,7 @@ def _run_convert(args) -> int:
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
-                         method=args.method, batch_size=args.batch_size, device=args.device,
+                         method=args.method, batch_size=args.batch_size, workers=args.workers, device=args.device,
                          precision=args.precision, audio=args.audio, overwrite=args.overwrite,
                          progress=not args.quiet, **kw)
     finally:

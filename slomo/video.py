@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +40,7 @@ from .videoio import (
     read_frames,
 )
 from .warp import backward_warp
+from .workers import Helper, PairJob, interpolate_u8, single_thread
 
 __all__ = ["convert", "ConvertResult", "probe", "read_frames", "METHODS"]  # probe, read_frames: videoio's
 
@@ -46,6 +48,8 @@ METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
 MODEL_PIXELS = 1920 * 1088  # above this the model runs at reduced resolution (4K would need ~10 GB/item)
 ITEM_PIXELS = 2_200_000  # pixels x (pair, t) items per interpolation-network pass (~2.5 GB on CPU fp32)
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the model
+HELPER_PIXELS = (256 * 256, 1280 * 736)  # helper processes (one per extra core) from about 256x256, where
+# the model's time outweighs a helper's start-up, up to 720p, above which memory comes first
 
 
 def parse_scale(value) -> int:
@@ -252,6 +256,26 @@ def _load_method(method: str, checkpoint, device, precision):
     return load_model(checkpoint, dev)
 
 
+def _make_interpolator(job: PairJob, method=None) -> "_Interpolator":
+    """The interpolator for a conversion; `method` is the loaded method (else loaded from `job`)."""
+    if method is None:
+        method = _load_method(job.method, job.checkpoint, "cpu", job.precision)
+    return _Interpolator(method, job.method, job.scale, job.height, job.width, job.precision, job.batch_size)
+
+
+def _helper_count(interp: "_Interpolator", workers) -> int:
+    """Helper processes beside this one: by default one per extra PyTorch thread, where it pays
+    (the model in fp32 on a CPU with NNPACK, frame sizes within HELPER_PIXELS); `workers` overrides."""
+    if workers is not None:
+        return max(0, int(workers) - 1)
+    device = getattr(interp.method, "device", torch.device("cpu"))
+    if (interp.name != "superslomo" or interp.reduced
+            or not HELPER_PIXELS[0] <= _ceil32(interp.size[0]) * _ceil32(interp.size[1]) <= HELPER_PIXELS[1]
+            or not runtime.prefers_single_items(device, runtime.resolve_precision(interp.precision, device))):
+        return 0
+    return max(0, torch.get_num_threads() - 1)
+
+
 # ---- convert -----------------------------------------------------------------------------------
 @dataclass
 class ConvertResult:
@@ -317,7 +341,7 @@ def _audio_plan(info: VideoInfo, speed_same: bool, tempo: float, audio: bool, sa
 def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: str = "superslomo",
             batch_size: int = None, device="auto", precision: str = "auto", audio: bool = True,
             scene_threshold: float = scenes.DEFAULT_THRESHOLD, overwrite: bool = False,
-            progress: bool = True) -> ConvertResult:
+            progress: bool = True, workers: int = None) -> ConvertResult:
     """Slow motion or frame-rate conversion of a video file, streamed with bounded memory.
 
     input:   any video ffmpeg reads (mp4, mkv, avi, ...; any audio codec)
@@ -331,6 +355,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     audio:   keep the sound (copied when the duration is unchanged, else slowed with pitch kept)
     scene_threshold: cut score above which frames are duplicated, not morphed; 0 disables
     progress: tqdm bar and notes on stderr (warnings are printed either way)
+    workers: processes interpolating pairs side by side, one thread each (default: one per PyTorch
+             thread for the model on CPU up to 720p, else 1: this process alone)
     """
     start = time.time()
     messages = []
@@ -353,6 +379,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     if batch_size is not None and not (isinstance(batch_size, int) and not isinstance(batch_size, bool)
                                        and batch_size >= 1):
         raise InputError(f"--batch-size must be a whole number >= 1; got {batch_size}")
+    if workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
+        raise InputError(f"--workers must be a whole number >= 1; got {workers}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not input.exists():
@@ -368,11 +396,18 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     speed_same = fps_out == info.fps * scale
     tempo = float(fps_out / (info.fps * scale))  # audio speed that keeps it in sync with the video
     plan = _audio_plan(info, speed_same, tempo, audio, say)
-    interp = _Interpolator(interp_method, method, scale, info.height, info.width, precision, batch_size)
+    job = PairJob(method, checkpoint, precision, scale, info.height, info.width, batch_size)
+    interp = _make_interpolator(job, interp_method)
     if interp.reduced:
         say(f"{info.width}x{info.height} is large: flow and visibility are computed at "
             f"{interp.model_size[1]}x{interp.model_size[0]}, warping and blending at full size")
 
+    helpers, threads = [], None
+    if _helper_count(interp, workers):
+        import cv2
+        threads = (torch.get_num_threads(), cv2.getNumThreads())
+        helpers = [Helper(job, interp) for _ in range(_helper_count(interp, workers))]  # before any thread
+        single_thread()  # this process is one of the workers
     reader = FrameReader(input, info)
     frames = _Prefetch(reader, QUEUE_FRAMES, on_stop=reader.kill)
     writer = tmp = video_tmp = None
@@ -403,24 +438,41 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         window = first
         frames_out = 0
 
+        pending = deque()  # (window, keep, helper or frames), in output order
+
+        def write_ready(limit):
+            """Write finished windows in order; wait for the oldest while more than `limit` are pending."""
+            nonlocal frames_out
+            while pending:
+                window, keep, target = pending[0]
+                if isinstance(target, Helper):
+                    if len(pending) <= limit and not target.ready():
+                        return
+                    target = target.result()
+                pending.popleft()
+                made = dict(zip(keep, target))
+                for j in range(len(window) - 1):
+                    batch = [window[j]] + (list(made[j]) if j in made else [window[j]] * (scale - 1))
+                    writer.put(batch)
+                    frames_out += len(batch)
+                    bar.update(len(batch))
+
         def flush(window, thumbs):
-            nonlocal cuts, frames_out
+            nonlocal cuts
             pairs = len(window) - 1
             cut = [scenes.is_cut(thumbs[j], thumbs[j + 1], scene_threshold) for j in range(pairs)]
             cuts += sum(cut)
             keep = [j for j in range(pairs) if not cut[j]]
-            made = {}
+            target = np.empty((0,))
             if keep:
-                X = torch.from_numpy(np.stack(window)).permute(0, 3, 1, 2).float().div_(255)  # (P+1,3,H,W)
-                k = torch.tensor(keep)
-                It = interp(X[k], X[k + 1])  # (B,T,3,H,W) float RGB in [0,1]
-                u8 = It.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).cpu().numpy()
-                made = dict(zip(keep, u8))
-            for j in range(pairs):
-                batch = [window[j]] + (list(made[j]) if j in made else [window[j]] * (scale - 1))
-                writer.put(batch)
-                frames_out += len(batch)
-                bar.update(len(batch))
+                idle = next((h for h in helpers if not h.busy), None)
+                if idle is not None:
+                    idle.submit(np.stack(window), keep)
+                    target = idle
+                else:
+                    target = interpolate_u8(interp, np.stack(window), keep)
+            pending.append((window, keep, target))
+            write_ready(limit=2 * len(helpers))
 
         for f in it:
             window.append(f)
@@ -430,6 +482,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                 window, thumbs = window[-1:], thumbs[-1:]
         if len(window) > 1:
             flush(window, thumbs)
+        write_ready(limit=0)
         writer.put([window[-1]])
         frames_out += 1
         bar.update(1)
@@ -455,6 +508,13 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             if p is not None:
                 p.unlink(missing_ok=True)
         raise
+    finally:
+        for h in helpers:
+            h.close(kill=True)
+        if threads is not None:
+            import cv2
+            torch.set_num_threads(threads[0])
+            cv2.setNumThreads(threads[1])
     frames.stop()
     n = reader.count
     if reader.returncode or n < info.frames * 0.95 - 1:

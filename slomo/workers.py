@@ -1,0 +1,123 @@
+"""Helper processes that interpolate frame pairs beside the main one (CPU conversion).
+
+On this project's CPU, NNPACK's convolutions are the fastest kernels for one thread but scale
+poorly across threads (bench/README.md). Independent frame pairs scale well, so `convert` gives each
+core a process with one thread: the main process plus `Helper`s, each interpolating whole pairs.
+
+    helper = Helper(job)            # job: a picklable `PairJob`
+    helper.submit(window, keep)     # uint8 frames (P+1,H,W,3), indices of pairs to interpolate
+    helper.ready(); helper.result() # (len(keep),T,H,W,3) uint8
+    helper.close()
+
+A helper is forked when that is safe (this process has started no threads and no NNPACK thread pool,
+as in the command line), so it starts at once with the model already loaded; otherwise it is spawned
+and loads the model itself.
+"""
+import multiprocessing
+import signal
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import SlomoError
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """What a helper needs to build its own interpolator: `video._make_interpolator`'s arguments."""
+    method: str
+    checkpoint: object
+    precision: str
+    scale: int
+    height: int
+    width: int
+    batch_size: int
+
+
+def interpolate_u8(interp, window: np.ndarray, keep: list) -> np.ndarray:
+    """window: (P+1,H,W,3) uint8 frames; keep: indices j of the pairs (j, j+1) to interpolate.
+    returns (len(keep),T,H,W,3) uint8 in-between frames."""
+    X = torch.from_numpy(np.ascontiguousarray(window)).permute(0, 3, 1, 2).float().div_(255)  # (P+1,3,H,W)
+    k = torch.tensor(keep)
+    It = interp(X[k], X[k + 1])  # (B,T,3,H,W) float RGB in [0,1]
+    return It.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).cpu().numpy()
+
+
+def single_thread() -> None:
+    """One compute thread in this process (PyTorch and OpenCV)."""
+    import cv2
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _serve(conn, job: PairJob, interp) -> None:
+    """The helper's loop: receive (window, keep), send back ("ok", frames) or ("error", message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    single_thread()
+    try:
+        if interp is None:
+            from .video import _make_interpolator
+            interp = _make_interpolator(job)
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                return
+            try:
+                conn.send(("ok", interpolate_u8(interp, *msg)))
+            except Exception as e:  # noqa: BLE001 - reported to the main process as one line
+                conn.send(("error", f"{type(e).__name__}: {e}"))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return
+
+
+def fork_is_safe() -> bool:
+    """Forking copies this process's memory (model included) but not its threads: safe only while the
+    process runs one thread and has not started NNPACK's thread pool (it would hang in the child)."""
+    from .networks import nnpack_started
+    return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and not nnpack_started())
+
+
+class Helper:
+    """One helper process with at most one pair window in flight."""
+
+    def __init__(self, job: PairJob, interp=None):
+        fork = interp is not None and fork_is_safe()
+        ctx = multiprocessing.get_context("fork" if fork else "spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, job, interp if fork else None), daemon=True)
+        self._proc.start()
+        child.close()
+        self.busy = False
+
+    def submit(self, window: np.ndarray, keep: list) -> None:
+        self._conn.send((window, keep))
+        self.busy = True
+
+    def ready(self) -> bool:
+        return self._conn.poll()
+
+    def result(self) -> np.ndarray:
+        try:
+            status, value = self._conn.recv()
+        except (EOFError, OSError):
+            raise SlomoError(f"a helper process died (exit code {self._proc.exitcode}); "
+                             "try again with OMP_NUM_THREADS=1 or less memory in use") from None
+        self.busy = False
+        if status != "ok":
+            raise SlomoError(f"a helper process failed: {value}")
+        return value
+
+    def close(self, kill: bool = False) -> None:
+        try:
+            if not kill:
+                self._conn.send(None)
+        except OSError:
+            pass
+        self._conn.close()
+        self._proc.join(timeout=None if not kill else 0)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()

@@ -1,0 +1,83 @@
+"""slomo.workers: helper processes give the same frames as the main process alone, and fail cleanly."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from _clips import frames_of, make_clip
+
+from slomo import SuperSloMo, video, workers
+from slomo.errors import SlomoError
+
+
+@pytest.fixture(scope="module")
+def clip_and_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("workers")
+    torch.manual_seed(0)
+    ckpt = SuperSloMo(width=0.125, flow="unet", padding="border", leaky_head=False).save(d / "random.pt")
+    return make_clip(d / "in.mp4", frames=6, size="96x64", audio=None, source="testsrc2"), ckpt
+
+
+def _convert(clip, out, ckpt, **kw):
+    return video.convert(clip, out, scale=3, checkpoint=ckpt, scene_threshold=0, progress=False, **kw)
+
+
+def test_spawned_helpers_give_the_frames_of_one_process(tmp_path, clip_and_ckpt, monkeypatch):
+    clip, ckpt = clip_and_ckpt
+    threads = torch.get_num_threads()
+    one = _convert(clip, tmp_path / "one.mp4", ckpt, workers=1)
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)  # this process has run NNPACK already
+    three = _convert(clip, tmp_path / "three.mp4", ckpt, workers=3)
+    assert one.frames_out == three.frames_out == 16
+    a, b = frames_of(one.output), frames_of(three.output)
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1
+    assert torch.get_num_threads() == threads  # restored after the conversion
+
+
+def test_forked_helpers_from_the_command_line(tmp_path, clip_and_ckpt):
+    """A fresh `slomo convert` process forks its helper (model already loaded, no threads yet)."""
+    clip, ckpt = clip_and_ckpt
+    outs = []
+    for n in (1, 2):
+        outs.append(tmp_path / f"w{n}.mp4")
+        subprocess.run([sys.executable, "-m", "slomo", "convert", str(clip), "-o", str(outs[-1]), "--scale", "3",
+                        "--checkpoint", str(ckpt), "--scene-threshold", "0", "--workers", str(n), "-q"],
+                       check=True, timeout=300)
+    a, b = frames_of(outs[0]), frames_of(outs[1])
+    assert a.shape == b.shape == (16, 64, 96, 3) and np.abs(a - b).max() <= 1
+
+
+def test_fork_is_unsafe_once_nnpack_has_run(clip_and_ckpt):
+    code = ("import torch, slomo.workers as w; from slomo.networks import UNet; a = w.fork_is_safe(); "
+            
+            "torch.set_grad_enabled(False); UNet(6, 4, 0.25)(torch.rand(1, 6, 64, 64)); "
+            "print(a, w.fork_is_safe())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_helper_failure_is_one_line_and_leaves_no_file(tmp_path, clip_and_ckpt, monkeypatch):
+    clip, ckpt = clip_and_ckpt
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: True)
+
+    def broken(*args):
+        raise MemoryError("no room")
+    monkeypatch.setattr(workers, "interpolate_u8", broken)  # the forked helper inherits it; this process doesn't
+    with pytest.raises(SlomoError, match="a helper process failed: MemoryError: no room"):
+        _convert(clip, tmp_path / "out.mp4", ckpt, workers=2)
+    assert not list(tmp_path.iterdir())
+
+
+def test_default_worker_count(clip_and_ckpt):
+    _, ckpt = clip_and_ckpt
+    model = SuperSloMo.from_checkpoint(ckpt)
+    job = workers.PairJob("superslomo", ckpt, "fp32", 2, 352, 640, None)
+    interp = video._make_interpolator(job, model)
+    assert video._helper_count(interp, workers=3) == 2
+    want = torch.get_num_threads() - 1 if video.runtime.prefers_single_items(model.device, "fp32") else 0
+    assert video._helper_count(interp, None) == want
+    small = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 48, 64, None), model)
+    big = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 1080, 1920, None), model)
+    blend = video._make_interpolator(workers.PairJob("blend", None, "fp32", 2, 352, 640, None), None)
+    assert video._helper_count(small, None) == video._helper_count(big, None) == video._helper_count(blend, None) == 0
