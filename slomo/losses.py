@@ -59,6 +59,19 @@ def smoothness_loss(F01, F10):
     return tv(F01.float()) + tv(F10.float())
 
 
+def flow_regression_loss(F01, F10, D01, D10):
+    """Mean end-point error of the flow network's output against target flow (DIS): the warm start
+    that gives the paper's flow network, which learns slowly, a classical flow to begin from.
+
+    F01, F10: (B,2,H,W) pixels (dx,dy), predicted
+    D01, D10: (B,2,H,W) pixels (dx,dy), targets
+    returns a scalar tensor
+    """
+    def epe(a, b):
+        return (a.float() - b.float()).square().sum(1).add(1e-6).sqrt().mean()
+    return 0.5 * (epe(F01, D01) + epe(F10, D10))
+
+
 def perceptual_loss(features, pred, target):
     """L2 between VGG16 conv4_3 features of prediction and target.
 

@@ -22,7 +22,12 @@ from .checkpoint import atomic_save, read_checkpoint
 from .config import ModelConfig
 from .data import collate, open_dataset
 from .errors import CheckpointError, InputError
-from .losses import REFERENCE_WEIGHTS, load_vgg16_conv4_3, total_loss
+from .losses import (
+    REFERENCE_WEIGHTS,
+    flow_regression_loss,
+    load_vgg16_conv4_3,
+    total_loss,
+)
 from .model import SuperSloMo
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -38,6 +43,8 @@ class TrainConfig:
     model:      ModelConfig fields (width, flow, padding, leaky_head, dis_preset)
     init:       checkpoint to start from: the reference SuperSloMo.ckpt or a slomo checkpoint ("" = random)
     init_flow_only: take only the flow network from `init`
+    flow_warmup: steps (from step 0) in which only the flow network learns, regressed onto the DIS flow
+                of a flow-cache `.npz` (the `unet` front end's warm start); end-to-end training follows
     zero_head:  zero the interpolation network's last convolution, so step 0 is plain flow interpolation
     kaiming_init: He-normal init (leaky ReLU 0.1) of networks not loaded from `init`; PyTorch's default
                 init shrinks activations ~20x through the U-Net, which makes a zero head learn very slowly
@@ -50,6 +57,7 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     init: str = ""
     init_flow_only: bool = False
+    flow_warmup: int = 0
     zero_head: bool = False
     kaiming_init: bool = False
     steps: int = 1000
@@ -88,7 +96,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise InputError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("span", "warmup", "step_every", "val_every", "ckpt_every", "image_every", "threads"):
+        for name in ("span", "warmup", "flow_warmup", "step_every", "val_every", "ckpt_every", "image_every", "threads"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(f"{name} must be a non-negative integer, got {v!r}")
@@ -236,8 +244,10 @@ class Trainer:
         preset = cfg.model_config.dis_preset if cfg.model_config.flow == "dis" else None
         self.data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset,
                                  cfg.hard_fraction)
-        if getattr(self.data, "flows", None) is not None and cfg.model_config.flow != "dis":
-            raise InputError("a flow cache (.npz) trains only the 'dis' front end; use prepared clips for 'unet'")
+        has_flows = getattr(self.data, "flows", None) is not None
+        if cfg.flow_warmup and (cfg.model_config.flow != "unet" or not has_flows):
+            raise InputError("flow_warmup needs flow = 'unet' and a flow cache (.npz) as data (its DIS flow "
+                             "is the target)")
         self.features, self.notes = None, []
         if cfg.weights["perceptual"] > 0:
             self.features = load_vgg16_conv4_3(cfg.vgg_weights or None, self.device)
@@ -290,7 +300,9 @@ class Trainer:
         return collate([self.data.get(int(i), g) for i in idx])
 
     def loss(self, net, I0, I1, It, t, flows):
-        """(loss tensor, float terms, model outputs) for one batch."""
+        """(loss tensor, float terms, model outputs) for one batch. `flows` (cached DIS) feed the dis
+        front end; the unet front end computes its own."""
+        flows = flows if self.cfg.model_config.flow == "dis" else None
         with runtime.autocast(self.device, self.precision):
             out = net(I0, I1, t, flows=flows)
         loss, terms = total_loss(out, I0, I1, It, self.cfg.weights, self.features, self.cfg.model_config.padding)
@@ -316,17 +328,32 @@ class Trainer:
         flows = None if b["flows"] is None else (b["flows"][:, :2].to(dev), b["flows"][:, 2:].to(dev))
         self.model.train()
         net = self.ddp or self.model
-        loss, terms, out = self.loss(net, I0, I1, It, t, flows)
+        warm = self.step_no < cfg.flow_warmup
+        if warm:  # DIS flow is the target, the flow network the only thing learning
+            with runtime.autocast(self.device, self.precision):
+                F01, F10 = self.model.flows(I0, I1)
+            loss = flow_regression_loss(F01, F10, *flows)
+            terms = {"flow_regression": float(loss.detach())}
+            out = {"F01": F01.detach(), "F10": F10.detach()}
+        else:
+            loss, terms, out = self.loss(net, I0, I1, It, t, flows)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        if warm and self.world > 1:  # called outside DDP's forward: average the flow network's gradients here
+            for p in self.model.flow.parameters():
+                if p.grad is not None:
+                    torch.distributed.all_reduce(p.grad)
+                    p.grad /= self.world
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
         self.opt.step()
         self.sched.step()
         self.step_no += 1
-        with torch.no_grad():
-            pred = out["It"].detach().clamp(0, 1).flatten(0, 1)
-            psnr = float(metrics.psnr(pred, It.flatten(0, 1)).mean())
-        m = {"loss": float(loss.detach()), "psnr": psnr, "grad_norm": float(gnorm), "lr": self.sched.get_last_lr()[0], **terms}
+        m = {}
+        if "It" in out:
+            with torch.no_grad():
+                pred = out["It"].detach().clamp(0, 1).flatten(0, 1)
+                m["psnr"] = float(metrics.psnr(pred, It.flatten(0, 1)).mean())
+        m = {"loss": float(loss.detach()), **m, "grad_norm": float(gnorm), "lr": self.sched.get_last_lr()[0], **terms}
         self._last = (b, out)
         return float(loss.detach()), m
 
@@ -359,6 +386,11 @@ def _log_images(writer, trainer: Trainer, step: int) -> None:
     """Image grid (I0, prediction, ground truth, I1), colour-coded flows and the visibility map."""
     b, out = trainer._last
     I0, I1, It = b["I0"][0], b["I1"][0], b["It"][0, 0]
+    if "It" not in out:  # flow warm-up: the flow network's output beside its DIS target
+        flows = [out["F01"][0], b["flows"][0, :2], out["F10"][0], b["flows"][0, 2:]]
+        norm = max(float(f.detach().abs().max()) for f in flows) or 1.0
+        writer.add_image("train/flows_F01_DIS_F10_DIS", torch.cat([_flow_image(f, norm) for f in flows], dim=2), step)
+        return
     pred = out["It"][0, 0].detach().float().clamp(0, 1).cpu()
     writer.add_image("train/I0_pred_gt_I1", torch.cat([I0, pred, It, I1], dim=2).clamp(0, 1), step)
     flows = [out["F01"][0], out["F10"][0], out["Ft0_refined"][0, 0], out["Ft1_refined"][0, 0]]
@@ -439,7 +471,7 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
                 for k, v in mean.items():
                     writer.add_scalar(f"train/{k}", v, s)
                 writer.add_scalar("train/samples_per_s", len(running) * cfg.batch_size * world / (time.time() - t0), s)
-                bar.set_postfix(loss=f"{mean['loss']:.4f}", psnr=f"{mean['psnr']:.2f}")
+                bar.set_postfix(loss=f"{mean['loss']:.4f}", psnr=f"{mean.get('psnr', math.nan):.2f}")
                 running, t0 = [], time.time()
             if cfg.image_every and s % cfg.image_every == 0:
                 _log_images(writer, trainer, s)

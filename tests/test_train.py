@@ -185,3 +185,35 @@ def test_cli_train_and_prepare_errors(clips, tmp_path, capsys):
     assert len(err) == 1 and "no videos or image sequences" in err[0]
     assert main(["train", "data=x", "colour=red"]) == 2
     assert "unknown config keys: colour" in capsys.readouterr().err
+
+
+def test_flow_warmup_regresses_the_flow_network_onto_dis(clips, tmp_path):
+    from slomo.data import CacheSpec, build_flow_cache, find_sources
+    from slomo.losses import flow_regression_loss
+    spec = CacheSpec(crop=32, per_source=6, crops_per_pair=1, min_motion=0.5, kinds=((0, 1, 2, 1.0),),
+                     preset="ultrafast")
+    cache = build_flow_cache(find_sources(clips / "src"), tmp_path / "cache.npz", spec, progress=False)
+    cfg = tiny(clips, tmp_path, data=str(cache), crop=32, span=0, steps=151, flow_warmup=150, lr=3e-3)
+    trainer = Trainer(cfg)
+    interp_before = trainer.model.interp.conv1.weight.detach().clone()
+    b = trainer.batch(10_000)
+
+    def epe():
+        with torch.no_grad():
+            F01, F10 = trainer.model.flows(b["I0"], b["I1"])
+            return float(flow_regression_loss(F01, F10, b["flows"][:, :2], b["flows"][:, 2:]))
+    before = epe()
+    for _ in range(150):
+        _, m = trainer.step()
+        assert "flow_regression" in m and "psnr" not in m
+    # the textures pan by 2 px per frame, so predicting zero flow would leave an EPE of about 2 px
+    assert epe() < 0.5 * before and epe() < 1.0
+    assert torch.equal(trainer.model.interp.conv1.weight, interp_before)  # only the flow network learned
+    _, m = trainer.step()  # then end to end, with the model's own flow
+    assert {"psnr", "reconstruction", "warping"} <= set(m)
+    assert not torch.equal(trainer.model.interp.conv1.weight, interp_before)
+    with pytest.raises(InputError, match="flow_warmup needs"):
+        Trainer(tiny(clips, tmp_path, flow_warmup=5))  # prepared clips carry no DIS flow
+    with pytest.raises(InputError, match="flow_warmup needs"):
+        Trainer(tiny(clips, tmp_path, data=str(cache), crop=32, flow_warmup=5,
+                     model={**TINY_MODEL, "flow": "dis", "dis_preset": "ultrafast"}))
