@@ -166,7 +166,7 @@ class SuperSloMo(nn.Module):
         device = self.device
         prec = runtime.resolve_precision(precision, device)
         fmt = runtime.memory_format(device, prec)
-        if device.type == "cpu":
+        if device.type == "cpu" and I0.shape[-2] * I0.shape[-1] <= runtime.KEEP_FREED_PIXELS:
             runtime.keep_freed_memory()
         if runtime.prefers_single_items(device, prec):
             max_batch = 1  # NNPACK on CPU: one (pair, t) item per pass is fastest (bench/README.md)

@@ -13,6 +13,7 @@ REFERENCE_WIDTHS = (32, 64, 128, 256, 512, 512)
 LEAK = 0.1
 NNPACK_MIN_PIXELS = 512  # measured: at 11x20 (the 1/32 level of 640x352) the default kernel wins
 NNPACK_STRIPE_PIXELS = 1 << 18  # larger maps are convolved in stripes (bounded work buffers)
+UP_STRIPE_PIXELS = 1 << 18  # no-grad decoder levels on larger maps run in row stripes (1080p and 4K memory)
 
 
 @functools.lru_cache(maxsize=None)
@@ -67,6 +68,15 @@ class Conv2d(nn.Conv2d):
             return out[0] if len(out) == 1 else torch.cat(out)
         return super().forward(x)
 
+    def rows(self, x):
+        """The convolution of rows given with their halo: zero padding in columns only, so the
+        output has 2 * padding fewer rows. Used by striped evaluation."""
+        pad = (0, self.padding[1])
+        if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
+            out = [nnpack_conv(x[i:i + 1].contiguous(), self.weight, self.bias, pad) for i in range(x.shape[0])]
+            return out[0] if len(out) == 1 else torch.cat(out)
+        return F.conv2d(x, self.weight, self.bias, self.stride, pad)
+
     def _nnpack(self, x):
         """(1,C,H,W) -> (1,out,H,W). Large maps go in horizontal stripes of about
         NNPACK_STRIPE_PIXELS, so NNPACK's work buffers stay small (1080p and 4K memory)."""
@@ -93,6 +103,11 @@ def avg_pool2(x):
     return (y[..., 0] + y[..., 1]).mul_(0.25)
 
 
+def _zero_rows(x, top: int, bottom: int):
+    """x (B,C,H,W) with `top` and `bottom` rows of zeros added."""
+    return F.pad(x, (0, 0, top, bottom)) if top or bottom else x
+
+
 def unet_widths(width: float) -> tuple:
     """Channel widths for a width multiplier: 1.0 gives (32, 64, 128, 256, 512, 512)."""
     return tuple(max(1, int(round(c * width))) for c in REFERENCE_WIDTHS)
@@ -113,7 +128,11 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    """bilinear x2, conv 3x3, leaky; concatenate the skip; conv 3x3, leaky."""
+    """bilinear x2, conv 3x3, leaky; concatenate the skip; conv 3x3, leaky.
+
+    Without autograd, on maps over UP_STRIPE_PIXELS, the level runs in row stripes (same result):
+    its full-size temporaries (the upsampled input, the concatenation) never exist whole.
+    """
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -121,10 +140,37 @@ class Up(nn.Module):
         self.conv2 = Conv2d(2 * cout, cout, 3, padding=1)
 
     def forward(self, x, skip):
+        H, W = skip.shape[-2:]
+        if H * W > UP_STRIPE_PIXELS and not torch.is_grad_enabled() and H > 8:
+            return self._striped(x, skip, rows=max(4, UP_STRIPE_PIXELS // (4 * W)))
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = F.leaky_relu(self.conv1(x), LEAK, inplace=True)
         x = torch.cat((x, skip), dim=1)
         return F.leaky_relu(self.conv2(x), LEAK, inplace=True)
+
+    def _striped(self, x, skip, rows: int):
+        """forward() for output rows [a, b) at a time. conv2 needs conv1's rows [a-1, b+1), which need
+        the upsampled rows [a-2, b+2); rows outside the image are the convolutions' zero padding."""
+        h, H = x.shape[-2], skip.shape[-2]
+        out = skip.new_empty(skip.shape[0], self.conv2.out_channels, *skip.shape[-2:])
+        for a in range(0, H, rows):
+            b = min(H, a + rows)
+            lo, hi = max(0, a - 2), min(H, b + 2)
+            # low-res rows for upsampled rows [lo, hi), one spare each side so the slice's own edge
+            # clamping never reaches them (at the image's edges the clamping is the real one)
+            la, lb = max(0, lo // 2 - 1), min(h, (hi - 1) // 2 + 2)
+            u = F.interpolate(x[:, :, la:lb], scale_factor=2, mode="bilinear", align_corners=False)
+            u = _zero_rows(u[:, :, lo - 2 * la:hi - 2 * la], lo - (a - 2), (b + 2) - hi)
+            c = F.leaky_relu(self.conv1.rows(u), LEAK, inplace=True)  # conv1 rows [a-1, b+1)
+            del u
+            s0, s1 = max(0, a - 1), min(H, b + 1)
+            c = torch.cat((c, _zero_rows(skip[:, :, s0:s1], s0 - (a - 1), (b + 1) - s1)), dim=1)
+            if a == 0:
+                c[:, :, :1] = 0  # conv1's row -1 is padding, not a computed row
+            if b == H:
+                c[:, :, -1:] = 0
+            out[:, :, a:b] = F.leaky_relu(self.conv2.rows(c), LEAK, inplace=True)
+        return out
 
 
 class UNet(nn.Module):

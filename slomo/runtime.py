@@ -6,6 +6,7 @@ import functools
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+KEEP_FREED_PIXELS = 1280 * 736  # frames up to 720p ask malloc to keep freed blocks (`keep_freed_memory`)
 
 
 def resolve_device(device=None) -> torch.device:
@@ -69,6 +70,8 @@ def keep_freed_memory() -> bool:
     one is a fresh mmap whose pages the kernel zeroes again (measured here: ~10% of a
     640x352 conversion's CPU time went to system time). The peak memory is unchanged; memory is
     simply kept for reuse. Runs once per process; returns False where it does not apply (not glibc).
+    `SuperSloMo.interpolate` asks for it on frames up to KEEP_FREED_PIXELS only: on larger frames the
+    kept blocks would add to the peak (measured at 1080p: ~280 MiB).
     """
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from slomo.networks import UNet, unet_widths
@@ -70,3 +71,27 @@ def test_nnpack_stripes_equal_one_call(monkeypatch):
         conv = networks.Conv2d(8, 16, k, padding=k // 2).eval()
         with torch.no_grad():
             assert torch.allclose(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=k // 2), atol=1e-4)
+
+
+@pytest.mark.parametrize("nnpack", [False, True])
+def test_striped_decoder_levels_equal_whole_maps(monkeypatch, nnpack):
+    import slomo.networks as networks
+    torch.manual_seed(0)
+    net = UNet(20, 5, width=0.5).eval()
+    for m in net.modules():
+        if isinstance(m, networks.Conv2d):
+            m.nnpack = nnpack
+    x = torch.randn(1, 20, 160, 64)
+    with torch.no_grad():
+        whole = net(x)
+        monkeypatch.setattr(networks, "UP_STRIPE_PIXELS", 1)  # every level in stripes of 4 rows
+        calls = []
+        real = networks.Up._striped
+        monkeypatch.setattr(networks.Up, "_striped", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+        striped = net(x)
+    assert len(calls) == 5
+    assert torch.allclose(striped, whole, atol=1e-4), (striped - whole).abs().max()
+    with torch.enable_grad():  # training never stripes
+        calls.clear()
+        net(x.requires_grad_())
+    assert not calls
