@@ -32,10 +32,12 @@ SETS = [
 
 
 def load_set(spec):
-    from slomo.data import load_triplets, sequence_triplets
+    from slomo.data import sequence_triplets
+    from slomo.evaluate import load_dataset, read_image
     kind, rel = spec[0], SHARED / spec[1]
     if kind == "triplets":
-        return load_triplets(rel)
+        return [(s.name, read_image(s.first), read_image(s.targets[0][1]), read_image(s.last))
+                for s in load_dataset(rel, "triplets").samples]
     if kind == "septuplets":
         out = []
         for d in sorted(p for p in rel.iterdir() if p.is_dir()):

@@ -25,7 +25,6 @@ from .files import publish
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
-TRIPLET_NAMES = (("frame0", "frame1", "frame2"), ("im1", "im2", "im3"))
 SPLITS = ("train", "val", "test")
 
 
@@ -406,36 +405,7 @@ def open_dataset(path, crop=(128, 128), span: int = None, targets: int = 1, augm
     return ClipDataset(path, crop, span, targets, augment)
 
 
-# ---- triplets (validation) -------------------------------------------------------------------------------
-def find_triplets(root) -> list:
-    """[(name, (f0, f1, f2))] for every triplet folder under root (UCF101 or Vimeo naming)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"triplet folder not found: {root}")
-    out = []
-    for d in sorted(p for p in root.rglob("*") if p.is_dir()) + [root]:
-        for names in TRIPLET_NAMES:
-            files = []
-            for n in names:
-                hits = [d / f"{n}{e}" for e in IMAGE_EXTS if (d / f"{n}{e}").is_file()]
-                files.append(hits[0] if hits else None)
-            if all(files):
-                out.append((str(d.relative_to(root)) if d != root else root.name, tuple(files)))
-                break
-    if not out:
-        raise InputError(f"no triplets (frame0/1/2 or im1/2/3 images) found in {root}")
-    return out
-
-
-def load_triplets(root) -> list:
-    """[(name, I0, It, I1)] with each frame (1,3,H,W) float RGB in [0,1]; It is the middle frame."""
-    out = []
-    for name, files in find_triplets(root):
-        f0, f1, f2 = (to_tensor(read_image(f)).unsqueeze(0) for f in files)
-        out.append((name, f0, f1, f2))
-    return out
-
-
+# ---- frame-skipped triplets -------------------------------------------------------------------------------
 def sequence_triplets(folder, gap: int = 1, every: int = 1, limit: int = None) -> list:
     """Frame-skipped triplets from a frame sequence: (f[i], f[i+gap], f[i+2 gap]) for i = 0, every, ...
 

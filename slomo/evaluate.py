@@ -27,9 +27,9 @@ from .files import publish
 
 LAYOUTS = ("auto", "triplets", "middlebury", "vimeo", "frames")
 METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
-# (first, middle, last) names of a UCF101-DVF triplet folder: the original and the AdaCoF copy
-TRIPLET_NAMES = (("frame_00.png", "frame_01_gt.png", "frame_02.png"), ("frame0.png", "frame1.png", "frame2.png"))
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+# (first, middle, last) file stems of a triplet folder: UCF101-DVF, its AdaCoF copy, and Vimeo90K's
+TRIPLET_NAMES = (("frame_00", "frame_01_gt", "frame_02"), ("frame0", "frame1", "frame2"), ("im1", "im2", "im3"))
 MIDDLEBURY_DIRS = (("input", "gt"), ("other-data", "other-gt-interp"))
 
 
@@ -58,7 +58,7 @@ class Dataset:
     @classmethod
     def from_triplets(cls, triplets, name: str = "triplets") -> "Dataset":
         """In-memory triplets [(name, I0, It, I1)], frames (1,3,H,W) float RGB in [0,1], truth at t=0.5
-        (the form `slomo.data.load_triplets` returns for training's validation)."""
+        (the form `slomo.data.sequence_triplets` returns)."""
         return cls(name, "memory", [Sample(str(n), I0, I1, [(0.5, It)]) for n, I0, It, I1 in triplets])
 
 
@@ -96,20 +96,32 @@ def _subdirs(folder: Path) -> list:
 
 
 # ---- layouts ---------------------------------------------------------------------------------------
-def _triplet_names(folder: Path):
+def _triplet_files(folder: Path):
+    """(first, middle, last) image files when `folder` holds a triplet (any image suffix), else None."""
     for names in TRIPLET_NAMES:
-        if all((folder / n).is_file() for n in names):
-            return names
+        files = [next((folder / f"{n}{e}" for e in IMAGE_SUFFIXES if (folder / f"{n}{e}").is_file()), None)
+                 for n in names]
+        if all(files):
+            return files
     return None
+
+
+def _triplet_folders(root: Path) -> list:
+    """root and every folder below it, in natural order, that holds a triplet."""
+    found, todo = [], [root]
+    while todo:
+        d = todo.pop(0)
+        if _triplet_files(d):
+            found.append(d)
+        todo[:0] = _subdirs(d)  # depth first, in order
+    return found
 
 
 def _load_triplets(root: Path) -> list:
     samples = []
-    folders = [root] if _triplet_names(root) else _subdirs(root)
-    for d in folders:
-        names = _triplet_names(d)
-        if names:
-            samples.append(Sample(d.name, d / names[0], d / names[2], [(0.5, d / names[1])]))
+    for d in _triplet_folders(root):
+        first, middle, last = _triplet_files(d)
+        samples.append(Sample(d.relative_to(root).as_posix() if d != root else d.name, first, last, [(0.5, middle)]))
     return samples
 
 
@@ -162,7 +174,7 @@ def detect_layout(root: Path) -> str:
     if any((root / a).is_dir() and (root / b).is_dir() for a, b in MIDDLEBURY_DIRS):
         return "middlebury"
     subdirs = _subdirs(root)
-    if _triplet_names(root) or any(_triplet_names(d) for d in subdirs):
+    if _triplet_folders(root):
         return "triplets"
     if _images(root) or any(_images(d) for d in subdirs):
         return "frames"
@@ -175,8 +187,8 @@ def detect_layout(root: Path) -> str:
 def load_dataset(path, layout: str = "auto", scale: int = 2, limit: int = None) -> Dataset:
     """Find the samples of a data set on disk.
 
-    layout: auto | triplets (UCF101-DVF `<id>/frame_00.png, frame_01_gt.png, frame_02.png`, or
-            `frame0.png, frame1.png, frame2.png`) | middlebury (`input/<seq>/frame10.png, frame11.png`,
+    layout: auto | triplets (folders at any depth holding UCF101-DVF `frame_00, frame_01_gt, frame_02`,
+            `frame0, frame1, frame2` or Vimeo90K `im1, im2, im3` images, any image suffix) | middlebury (`input/<seq>/frame10.png, frame11.png`,
             `gt/<seq>/frame10i11.png`) | vimeo (`tri_testlist.txt`, `sequences/<a>/<b>/im1-3.png`) |
             frames (a folder of frames, or of folders of frames; inputs `scale` frames apart, the
             frames between them are the truth: scale 2, 4, 8 for x2/x4/x8 protocols)

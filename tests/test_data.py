@@ -13,8 +13,6 @@ from slomo.data import (
     augment,
     build_flow_cache,
     find_sources,
-    find_triplets,
-    load_triplets,
     prepare,
     sequence_triplets,
     split_sources,
@@ -146,19 +144,6 @@ def test_augment_keeps_flow_consistent(seed):
     assert torch.allclose(warped[:, 4:-4, 4:-4], a0[:, 4:-4, 4:-4], atol=1e-5)
     warped = backward_warp(a0[None], f[None, 2:])[0]
     assert torch.allclose(warped[:, 4:-4, 4:-4], a1[:, 4:-4, 4:-4], atol=1e-5)
-
-
-def test_triplet_layouts(tmp_path):
-    for d, names in (("ucf/1", ("frame0", "frame1", "frame2")), ("vimeo/00001/0001", ("im1", "im2", "im3"))):
-        (tmp_path / d).mkdir(parents=True)
-        for n in names:
-            cv2.imwrite(str(tmp_path / d / f"{n}.png"), texture(0)[:, :64])
-    assert [n for n, _ in find_triplets(tmp_path / "ucf")] == ["1"]
-    trip = load_triplets(tmp_path / "vimeo")
-    assert trip[0][0] == "00001/0001" and trip[0][1].shape == (1, 3, 48, 64)
-    (tmp_path / "none").mkdir()
-    with pytest.raises(InputError, match="no triplets"):
-        find_triplets(tmp_path / "none")
 
 
 def test_sequence_triplets_and_flow_cache(tmp_path):

@@ -67,6 +67,20 @@ def test_middlebury_and_vimeo_layouts(tmp_path):
     ds = load_dataset(vm)
     assert ds.layout == "vimeo" and [s.name for s in ds.samples] == entries
     assert evaluate("blend", ds).means["ie"] == pytest.approx(0, abs=1e-6)
+    # without its list, Vimeo's nested im1-3 folders are found as triplets at any depth
+    (vm / "tri_testlist.txt").unlink()
+    ds = load_dataset(vm / "sequences")
+    assert ds.layout == "triplets" and [s.name for s in ds.samples] == entries
+
+
+def test_triplets_any_image_suffix_and_the_folder_itself(tmp_path):
+    I0, I1, mid = even_pair(0)
+    for name, img in (("frame0.jpg", I0), ("frame1.png", mid), ("frame2.bmp", I1)):
+        write(tmp_path / "one" / name, img)
+    ds = load_dataset(tmp_path / "one")
+    assert ds.layout == "triplets" and [s.name for s in ds.samples] == ["one"]
+    assert [p.name for p in (ds.samples[0].first, ds.samples[0].targets[0][1], ds.samples[0].last)] == \
+        ["frame0.jpg", "frame1.png", "frame2.bmp"]
 
 
 @pytest.mark.parametrize("scale", [2, 4, 8])
