@@ -276,6 +276,16 @@ def _helper_count(interp: "_Interpolator", workers) -> int:
     return max(0, torch.get_num_threads() - 1)
 
 
+def _stop_helpers(helpers: list, threads) -> None:
+    """End the helper processes and give this process its thread counts back."""
+    for h in helpers:
+        h.close(kill=True)
+    if threads is not None:
+        import cv2
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
+
+
 # ---- convert -----------------------------------------------------------------------------------
 @dataclass
 class ConvertResult:
@@ -403,13 +413,18 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             f"{interp.model_size[1]}x{interp.model_size[0]}, warping and blending at full size")
 
     helpers, threads = [], None
-    if _helper_count(interp, workers):
-        import cv2
-        threads = (torch.get_num_threads(), cv2.getNumThreads())
-        helpers = [Helper(job, interp) for _ in range(_helper_count(interp, workers))]  # before any thread
-        single_thread()  # this process is one of the workers
-    reader = FrameReader(input, info)
-    frames = _Prefetch(reader, QUEUE_FRAMES, on_stop=reader.kill)
+    try:
+        if _helper_count(interp, workers):
+            import cv2
+            threads = (torch.get_num_threads(), cv2.getNumThreads())
+            for _ in range(_helper_count(interp, workers)):
+                helpers.append(Helper(job, interp))  # before this process starts any thread
+            single_thread()  # this process is one of the workers
+        reader = FrameReader(input, info)
+        frames = _Prefetch(reader, QUEUE_FRAMES, on_stop=reader.kill)
+    except BaseException:
+        _stop_helpers(helpers, threads)
+        raise
     writer = tmp = video_tmp = None
     cuts = 0
     bar = None
@@ -509,12 +524,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                 p.unlink(missing_ok=True)
         raise
     finally:
-        for h in helpers:
-            h.close(kill=True)
-        if threads is not None:
-            import cv2
-            torch.set_num_threads(threads[0])
-            cv2.setNumThreads(threads[1])
+        _stop_helpers(helpers, threads)
     frames.stop()
     n = reader.count
     if reader.returncode or n < info.frames * 0.95 - 1:
