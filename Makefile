@@ -32,7 +32,9 @@ demo: setup
 
 # Speed and memory figures for bench/README.md (slow: run by hand, never in CI)
 bench: setup
-	OMP_NUM_THREADS=1 $(PY) bench/convert_speed.py
+	$(PY) bench/convert_speed.py --threads 1
+	$(PY) bench/convert_speed.py --threads ''
+	$(PY) bench/matrix.py
 	OMP_NUM_THREADS=1 $(PY) bench/ablation.py
 	OMP_NUM_THREADS=1 $(PY) bench/memory.py
 	OMP_NUM_THREADS=1 $(PY) bench/precision_train.py

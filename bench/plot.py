@@ -31,9 +31,18 @@ def newest_cases():
     return {"cases": cases}
 
 
+def fullest(name):
+    """The newest of the records with the most cases (a full matrix run, not a re-run of a few cases)."""
+    path = common.RESULTS / f"{name}.json"
+    if not path.is_file():
+        return None
+    records = json.loads(path.read_text())
+    return max(reversed(records), key=lambda r: len(r["cases"]))
+
+
 def main():
-    speed, abl, mem = newest("convert_speed"), newest("ablation"), newest_cases()
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    speed, abl, mem, matrix = newest("convert_speed"), newest("ablation"), newest_cases(), fullest("matrix")
+    fig, axes = plt.subplots(1, 4, figsize=(23, 5.2))
     cpu = (speed or abl or {}).get("machine", {}).get("cpu", "?")
     fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
 
@@ -74,6 +83,19 @@ def main():
                 ax.hlines(targets[n], i - 0.4, i + 0.4, colors="red", linestyles="--")
         ax.set_ylabel("peak RSS, GiB (red: target)")
         ax.set_title("memory of whole `slomo convert` processes", fontsize=10)
+    ax = axes[3]
+    if matrix:
+        rows = [(n, r) for n, r in matrix["cases"].items() if not r["options"]]
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["slomo"]["frames_per_s"] for _, r in rows], 0.4, label="slomo convert")
+        ax.bar([x + 0.2 for x in xs], [r.get("reference", {}).get("frames_per_s", 0) for _, r in rows], 0.4,
+               label="reference-style loop")
+        ax.set_xticks(list(xs), [n for n, _ in rows], rotation=60, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("output frames / s, whole process (log)")
+        ax.set_title(f"bench matrix: {matrix['cases'][rows[0][0]]['frames_in']} input frames, "
+                     f"threads={matrix['threads']} (4K: slomo only)", fontsize=10)
+        ax.legend()
     fig.tight_layout()
     out = common.RESULTS / "bench.png"
     fig.savefig(out, dpi=90)
