@@ -7,6 +7,7 @@ a thread encodes (queue -> ffmpeg). Queues are bounded, so memory does not grow 
 The model sees (B,3,H,W) float RGB in [0,1]; uint8 HWC frames stay in this module and videoio.py.
 `probe` and `read_frames` (from videoio) are available here too.
 """
+import copy
 import math
 import os
 import queue
@@ -200,6 +201,12 @@ class _Interpolator:
     def reduced(self) -> bool:
         return self.model_size != self.size
 
+    def with_times(self, ts) -> "_Interpolator":
+        """The same interpolator for other times t (a share of a pair's in-between frames)."""
+        other = copy.copy(self)
+        other.ts, other.T = list(ts), len(ts)
+        return other
+
     def __call__(self, I0, I1):
         """I0, I1: (B,3,H,W) float RGB in [0,1] -> (B,T,3,H,W) float RGB in [0,1]."""
         if self.name != "superslomo":
@@ -274,6 +281,19 @@ def _helper_count(interp: "_Interpolator", workers) -> int:
             or not runtime.prefers_single_items(device, runtime.resolve_precision(interp.precision, device))):
         return 0
     return max(0, torch.get_num_threads() - 1)
+
+
+def _with_last(iterable):
+    """(item, is_last) for each item, reading one item ahead."""
+    it = iter(iterable)
+    try:
+        prev = next(it)
+    except StopIteration:
+        return
+    for item in it:
+        yield prev, False
+        prev = item
+    yield prev, True
 
 
 def _stop_helpers(helpers: list, threads) -> None:
@@ -460,7 +480,12 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             nonlocal frames_out
             while pending:
                 window, keep, target = pending[0]
-                if isinstance(target, Helper):
+                if isinstance(target, tuple):  # a pair's times shared out: (helper, this process's frames)
+                    helper, mine = target
+                    if len(pending) <= limit and not helper.ready():
+                        return
+                    target = np.concatenate((helper.result(), mine), axis=1)
+                elif isinstance(target, Helper):
                     if len(pending) <= limit and not target.ready():
                         return
                     target = target.result()
@@ -472,7 +497,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                     frames_out += len(batch)
                     bar.update(len(batch))
 
-        def flush(window, thumbs):
+        def flush(window, thumbs, last=False):
             nonlocal cuts
             pairs = len(window) - 1
             cut = [scenes.is_cut(thumbs[j], thumbs[j + 1], scene_threshold) for j in range(pairs)]
@@ -481,7 +506,13 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             target = np.empty((0,))
             if keep:
                 idle = next((h for h in helpers if not h.busy), None)
-                if idle is not None:
+                if idle is not None and last and interp.T > 1:
+                    # the last window: an idle helper and this process share its times, rather than
+                    # this process waiting a whole window for the helper (both run the flow pass)
+                    half = (interp.T + 1) // 2
+                    idle.submit(np.stack(window), keep, interp.ts[:half])
+                    target = (idle, interpolate_u8(interp.with_times(interp.ts[half:]), np.stack(window), keep))
+                elif idle is not None:
                     idle.submit(np.stack(window), keep)
                     target = idle
                 else:
@@ -489,14 +520,14 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             pending.append((window, keep, target))
             write_ready(limit=2 * len(helpers))
 
-        for f in it:
+        for f, last in _with_last(it):
             window.append(f)
             thumbs.append(scenes.thumbnail(f))
             if len(window) > interp.batch_size:
-                flush(window, thumbs)
+                flush(window, thumbs, last)
                 window, thumbs = window[-1:], thumbs[-1:]
         if len(window) > 1:
-            flush(window, thumbs)
+            flush(window, thumbs, last=True)
         write_ready(limit=0)
         writer.put([window[-1]])
         frames_out += 1

@@ -5,7 +5,7 @@ poorly across threads (bench/README.md). Independent frame pairs scale well, so 
 core a process with one thread: the main process plus `Helper`s, each interpolating whole pairs.
 
     helper = Helper(job)            # job: a picklable `PairJob`
-    helper.submit(window, keep)     # uint8 frames (P+1,H,W,3), indices of pairs to interpolate
+    helper.submit(window, keep)     # uint8 frames (P+1,H,W,3), indices of pairs to interpolate (, times)
     helper.ready(); helper.result() # (len(keep),T,H,W,3) uint8
     helper.close()
 
@@ -36,9 +36,12 @@ class PairJob:
     batch_size: int
 
 
-def interpolate_u8(interp, window: np.ndarray, keep: list) -> np.ndarray:
-    """window: (P+1,H,W,3) uint8 frames; keep: indices j of the pairs (j, j+1) to interpolate.
+def interpolate_u8(interp, window: np.ndarray, keep: list, ts=None) -> np.ndarray:
+    """window: (P+1,H,W,3) uint8 frames; keep: indices j of the pairs (j, j+1) to interpolate;
+    ts: a subset of the interpolator's times (default all of them).
     returns (len(keep),T,H,W,3) uint8 in-between frames."""
+    if ts is not None:
+        interp = interp.with_times(ts)
     X = torch.from_numpy(np.ascontiguousarray(window)).permute(0, 3, 1, 2).float().div_(255)  # (P+1,3,H,W)
     k = torch.tensor(keep)
     It = interp(X[k], X[k + 1])  # (B,T,3,H,W) float RGB in [0,1]
@@ -53,7 +56,7 @@ def single_thread() -> None:
 
 
 def _serve(conn, job: PairJob, interp) -> None:
-    """The helper's loop: receive (window, keep), send back ("ok", frames) or ("error", message)."""
+    """The helper's loop: receive (window, keep, times), send back ("ok", frames) or ("error", message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     single_thread()
     try:
@@ -92,8 +95,8 @@ class Helper:
         child.close()
         self.busy = False
 
-    def submit(self, window: np.ndarray, keep: list) -> None:
-        self._conn.send((window, keep))
+    def submit(self, window: np.ndarray, keep: list, ts=None) -> None:
+        self._conn.send((window, keep, ts))
         self.busy = True
 
     def ready(self) -> bool:

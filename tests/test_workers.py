@@ -81,3 +81,20 @@ def test_default_worker_count(clip_and_ckpt):
     big = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 1080, 1920, None), model)
     blend = video._make_interpolator(workers.PairJob("blend", None, "fp32", 2, 352, 640, None), None)
     assert video._helper_count(small, None) == video._helper_count(big, None) == video._helper_count(blend, None) == 0
+
+
+def test_last_pair_times_are_shared_with_a_helper(tmp_path, clip_and_ckpt, monkeypatch):
+    """One pair at x4: the idle helper makes t = 1/4, 2/4 and this process 3/4; the frames come out in order."""
+    _, ckpt = clip_and_ckpt
+    clip = make_clip(tmp_path / "two.mp4", frames=2, size="96x64", audio=None, source="testsrc2")
+    sent = []
+    real = workers.Helper.submit
+    monkeypatch.setattr(workers.Helper, "submit", lambda self, w, k, ts=None: sent.append(ts) or real(self, w, k, ts))
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
+    one = video.convert(clip, tmp_path / "one.mp4", scale=4, checkpoint=ckpt, scene_threshold=0, progress=False,
+                        workers=1)
+    two = video.convert(clip, tmp_path / "shared.mp4", scale=4, checkpoint=ckpt, scene_threshold=0, progress=False,
+                        workers=2)
+    assert sent == [[0.25, 0.5]]
+    a, b = frames_of(one.output), frames_of(two.output)
+    assert a.shape == b.shape == (5, 64, 96, 3) and np.abs(a - b).max() <= 1
