@@ -434,10 +434,11 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
 
     helpers, threads = [], None
     try:
-        if _helper_count(interp, workers):
+        n_helpers = _helper_count(interp, workers)
+        if n_helpers:
             import cv2
             threads = (torch.get_num_threads(), cv2.getNumThreads())
-            for _ in range(_helper_count(interp, workers)):
+            for _ in range(n_helpers):
                 helpers.append(Helper(job, interp))  # before this process starts any thread
             single_thread()  # this process is one of the workers
         reader = FrameReader(input, info)
