@@ -42,6 +42,13 @@ def nnpack_conv(x, weight, bias, padding):
     return torch._nnpack_spatial_convolution(x, weight, bias, padding)
 
 
+def _each_item(conv, x):
+    """conv applied to each (1,C,H,W) item of x and concatenated: NNPACK's batch-1 inference path is
+    its fast one."""
+    out = [conv(x[i:i + 1]) for i in range(x.shape[0])]
+    return out[0] if len(out) == 1 else torch.cat(out)
+
+
 def use_nnpack(x, weight) -> bool:
     """Whether a convolution of x (B,C,H,W) with `weight` should run through NNPACK: fp32 CPU
     inference (no autograd, no autocast) on maps of at least NNPACK_MIN_PIXELS and at least
@@ -63,9 +70,7 @@ class Conv2d(nn.Conv2d):
 
     def forward(self, x):
         if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
-            # one item per call: NNPACK's batch-1 inference path is the fast one
-            out = [self._nnpack(x[i:i + 1]) for i in range(x.shape[0])]
-            return out[0] if len(out) == 1 else torch.cat(out)
+            return _each_item(self._nnpack, x)
         return super().forward(x)
 
     def rows(self, x):
@@ -73,8 +78,7 @@ class Conv2d(nn.Conv2d):
         output has 2 * padding fewer rows. Used by striped evaluation."""
         pad = (0, self.padding[1])
         if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
-            out = [nnpack_conv(x[i:i + 1].contiguous(), self.weight, self.bias, pad) for i in range(x.shape[0])]
-            return out[0] if len(out) == 1 else torch.cat(out)
+            return _each_item(lambda xi: nnpack_conv(xi.contiguous(), self.weight, self.bias, pad), x)
         return F.conv2d(x, self.weight, self.bias, self.stride, pad)
 
     def _nnpack(self, x):

@@ -348,12 +348,11 @@ class Trainer:
         self.opt.step()
         self.sched.step()
         self.step_no += 1
-        m = {}
-        if "It" in out:
+        m = {"loss": float(loss.detach()), "grad_norm": float(gnorm), "lr": self.sched.get_last_lr()[0], **terms}
+        if "It" in out:  # not during the flow warm-up
             with torch.no_grad():
                 pred = out["It"].detach().clamp(0, 1).flatten(0, 1)
                 m["psnr"] = float(metrics.psnr(pred, It.flatten(0, 1)).mean())
-        m = {"loss": float(loss.detach()), **m, "grad_norm": float(gnorm), "lr": self.sched.get_last_lr()[0], **terms}
         self._last = (b, out)
         return float(loss.detach()), m
 

@@ -506,18 +506,19 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             keep = [j for j in range(pairs) if not cut[j]]
             target = np.empty((0,))
             if keep:
+                stacked = np.stack(window)  # (P+1,H,W,3) uint8
                 idle = next((h for h in helpers if not h.busy), None)
                 if idle is not None and last and interp.T > 1:
                     # the last window: an idle helper and this process share its times, rather than
                     # this process waiting a whole window for the helper (both run the flow pass)
                     half = (interp.T + 1) // 2
-                    idle.submit(np.stack(window), keep, interp.ts[:half])
-                    target = (idle, interpolate_u8(interp.with_times(interp.ts[half:]), np.stack(window), keep))
+                    idle.submit(stacked, keep, interp.ts[:half])
+                    target = (idle, interpolate_u8(interp.with_times(interp.ts[half:]), stacked, keep))
                 elif idle is not None:
-                    idle.submit(np.stack(window), keep)
+                    idle.submit(stacked, keep)
                     target = idle
                 else:
-                    target = interpolate_u8(interp, np.stack(window), keep)
+                    target = interpolate_u8(interp, stacked, keep)
             pending.append((window, keep, target))
             write_ready(limit=2 * len(helpers))
 
