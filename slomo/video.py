@@ -8,6 +8,7 @@ The model sees (B,3,H,W) float RGB in [0,1]; uint8 HWC frames stay in this modul
 `probe` and `read_frames` (from videoio) are available here too.
 """
 import copy
+import itertools
 import math
 import os
 import queue
@@ -41,7 +42,7 @@ from .videoio import (
     read_frames,
 )
 from .warp import backward_warp
-from .workers import Helper, PairJob, interpolate_u8, single_thread
+from .workers import Helper, PairJob, interpolate_u8, share_times, single_thread
 
 __all__ = ["convert", "ConvertResult", "probe", "read_frames", "METHODS"]  # probe, read_frames: videoio's
 
@@ -296,6 +297,19 @@ def _with_last(iterable):
     yield prev, True
 
 
+def _share_last(helpers: list, T: int, window_seconds):
+    """(helper, k) when the last window's T times are best shared: this process takes k of them and
+    the helper that is free soonest the rest (both run the flow pass), so that neither waits a whole
+    window for the other; None when this process should do the window alone (or T is 1)."""
+    if not helpers or T < 2:
+        return None
+    helper = min(helpers, key=lambda h: h.free_in(window_seconds or 0.0))
+    if helper.busy and not window_seconds:
+        return None  # no estimate yet of when it will be free
+    k = share_times(T, helper.free_in(window_seconds or 0.0), window_seconds or 1.0)
+    return (helper, k) if k < T else None
+
+
 def _stop_helpers(helpers: list, threads) -> None:
     """End the helper processes and give this process its thread counts back."""
     for h in helpers:
@@ -470,8 +484,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         from tqdm.auto import tqdm
         bar = tqdm(total=(max(info.frames, 2) - 1) * scale + 1, unit="frame", desc="slomo convert",
                    disable=not progress, dynamic_ncols=True, file=sys.stderr)
-        thumbs = [scenes.thumbnail(f) for f in first]
-        window = first
+        window, thumbs = first[:1], [scenes.thumbnail(first[0])]  # each window: batch_size pairs
+        it = itertools.chain(first[1:], it)
         frames_out = 0
 
         pending = deque()  # (window, keep, helper or frames), in output order
@@ -498,8 +512,10 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                     frames_out += len(batch)
                     bar.update(len(batch))
 
-        def flush(window, thumbs, last=False):
-            nonlocal cuts
+        window_seconds = None  # this process's time for a whole window, once measured
+
+        def flush(window, thumbs, last=False, frames_ahead=0):
+            nonlocal cuts, window_seconds
             pairs = len(window) - 1
             cut = [scenes.is_cut(thumbs[j], thumbs[j + 1], scene_threshold) for j in range(pairs)]
             cuts += sum(cut)
@@ -507,26 +523,31 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             target = np.empty((0,))
             if keep:
                 stacked = np.stack(window)  # (P+1,H,W,3) uint8
-                idle = next((h for h in helpers if not h.busy), None)
-                if idle is not None and last and interp.T > 1:
-                    # the last window: an idle helper and this process share its times, rather than
-                    # this process waiting a whole window for the helper (both run the flow pass)
-                    half = (interp.T + 1) // 2
-                    idle.submit(stacked, keep, interp.ts[:half])
-                    target = (idle, interpolate_u8(interp.with_times(interp.ts[half:]), stacked, keep))
+                # a helper takes the window when it is idle, or has one in flight and windows remain to
+                # come: then it never waits for this process; near the end nothing queues up behind it
+                depth = 2 if frames_ahead >= 2 * interp.batch_size else 1
+                idle = min((h for h in helpers if h.in_flight < depth), key=lambda h: h.in_flight, default=None)
+                share = _share_last(helpers, interp.T, window_seconds) if last else None
+                if share is not None:  # the helper takes the first T - k times, this process the rest
+                    helper, k = share
+                    helper.submit(stacked, keep, interp.ts[:interp.T - k])
+                    target = (helper, interpolate_u8(interp.with_times(interp.ts[interp.T - k:]), stacked, keep))
                 elif idle is not None:
                     idle.submit(stacked, keep)
                     target = idle
                 else:
+                    t0 = time.monotonic()
                     target = interpolate_u8(interp, stacked, keep)
+                    if len(keep) == interp.batch_size:
+                        window_seconds = time.monotonic() - t0
             pending.append((window, keep, target))
-            write_ready(limit=2 * len(helpers))
+            write_ready(limit=4 * len(helpers))  # windows kept waiting for a slower helper
 
-        for f, last in _with_last(it):
+        for n_read, (f, last) in enumerate(_with_last(it), start=2):
             window.append(f)
             thumbs.append(scenes.thumbnail(f))
             if len(window) > interp.batch_size:
-                flush(window, thumbs, last)
+                flush(window, thumbs, last, frames_ahead=info.frames - n_read)  # by the header's count
                 window, thumbs = window[-1:], thumbs[-1:]
         if len(window) > 1:
             flush(window, thumbs, last=True)

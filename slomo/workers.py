@@ -6,7 +6,7 @@ core a process with one thread: the main process plus `Helper`s, each interpolat
 
     helper = Helper(job)            # job: a picklable `PairJob`
     helper.submit(window, keep)     # uint8 frames (P+1,H,W,3), indices of pairs to interpolate (, times)
-    helper.ready(); helper.result() # (len(keep),T,H,W,3) uint8
+    helper.ready(); helper.result() # (len(keep),T,H,W,3) uint8, in the order submitted
     helper.close()
 
 A helper is forked when that is safe (this process has started no threads and no NNPACK thread pool,
@@ -14,8 +14,10 @@ as in the command line), so it starts at once with the model already loaded; oth
 and loads the model itself.
 """
 import multiprocessing
+import queue
 import signal
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,8 +65,10 @@ def _serve(conn, job: PairJob, interp) -> None:
         if interp is None:
             from .video import _make_interpolator
             interp = _make_interpolator(job)
+        inbox = queue.SimpleQueue()  # read by a thread, so that a window submitted while this helper is
+        threading.Thread(target=_receive, args=(conn, inbox), daemon=True).start()  # sending never deadlocks
         while True:
-            msg = conn.recv()
+            msg = inbox.get()
             if msg is None:
                 return
             try:
@@ -75,6 +79,21 @@ def _serve(conn, job: PairJob, interp) -> None:
         return
 
 
+def _receive(conn, inbox, arrivals=None) -> None:
+    """Move every message from the other end of `conn` into `inbox` (appending its arrival time to
+    `arrivals`); None at the end. Both sides read on a thread, so neither waits for the other to send."""
+    try:
+        while True:
+            msg = conn.recv()
+            if arrivals is not None and msg is not None:
+                arrivals.append(time.monotonic())
+            inbox.put(msg)
+            if msg is None:
+                return
+    except (EOFError, OSError):
+        inbox.put(None)
+
+
 def fork_is_safe() -> bool:
     """Forking copies this process's memory (model included) but not its threads: safe only while the
     process runs one thread and has not started NNPACK's thread pool (it would hang in the child)."""
@@ -83,8 +102,16 @@ def fork_is_safe() -> bool:
             and not nnpack_started())
 
 
+def share_times(T: int, wait: float, window_seconds: float) -> int:
+    """How many of a last window's T times this process should take when a helper that is free in
+    `wait` seconds takes the rest; both run the window's flow pass, so each side costs one pass plus
+    one pass per time, a pass being window_seconds / (T + 1). Returns k in 1..T (T: do it alone)."""
+    unit = window_seconds / (T + 1)
+    return min(range(1, T + 1), key=lambda k: (max(wait + (T - k + 1) * unit, (k + 1) * unit), k))
+
+
 class Helper:
-    """One helper process with at most one pair window in flight."""
+    """One helper process; windows submitted to it are interpolated and returned in order."""
 
     def __init__(self, job: PairJob, interp=None):
         fork = interp is not None and fork_is_safe()
@@ -93,22 +120,47 @@ class Helper:
         self._proc = ctx.Process(target=_serve, args=(child, job, interp if fork else None), daemon=True)
         self._proc.start()
         child.close()
-        self.busy = False
+        self._results = queue.SimpleQueue()  # filled by a thread, so that the helper never waits to send
+        self._reader = None  # started with the first window, after every helper has been forked
+        self._submitted = []  # submission time of each window
+        self._finished = []  # arrival time of each result
+
+    @property
+    def in_flight(self) -> int:
+        """Windows submitted whose results have not arrived yet."""
+        return len(self._submitted) - len(self._finished)
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+    def free_in(self, window_seconds: float) -> float:
+        """Expected seconds until the helper is free, if each window takes `window_seconds`."""
+        n = self.in_flight
+        if not n:
+            return 0.0
+        started = max(self._submitted[len(self._finished)], self._finished[-1] if self._finished else 0.0)
+        return max(0.0, started + n * window_seconds - time.monotonic())
 
     def submit(self, window: np.ndarray, keep: list, ts=None) -> None:
+        if self._reader is None:
+            self._reader = threading.Thread(target=_receive, args=(self._conn, self._results, self._finished),
+                                            daemon=True)
+            self._reader.start()
+        self._submitted.append(time.monotonic())
         self._conn.send((window, keep, ts))
-        self.busy = True
 
     def ready(self) -> bool:
-        return self._conn.poll()
+        return not self._results.empty()
 
     def result(self) -> np.ndarray:
-        try:
-            status, value = self._conn.recv()
-        except (EOFError, OSError):
+        """The next result, in the order the windows were submitted (waits for it)."""
+        msg = self._results.get()
+        if msg is None:
+            self._results.put(None)
             raise SlomoError(f"a helper process died (exit code {self._proc.exitcode}); "
-                             "try again with OMP_NUM_THREADS=1 or less memory in use") from None
-        self.busy = False
+                             "try again with OMP_NUM_THREADS=1 or less memory in use")
+        status, value = msg
         if status != "ok":
             raise SlomoError(f"a helper process failed: {value}")
         return value

@@ -95,3 +95,41 @@ def test_striped_decoder_levels_equal_whole_maps(monkeypatch, nnpack):
         calls.clear()
         net(x.requires_grad_())
     assert not calls
+
+
+def test_polyphase_weights_equal_upsample_then_conv_away_from_the_border():
+    import torch.nn.functional as F
+
+    from slomo.networks import polyphase_weights
+    torch.manual_seed(0)
+    x = torch.randn(1, 6, 9, 13)
+    w, b = torch.randn(4, 6, 3, 3), torch.randn(4)
+    direct = F.conv2d(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False), w, b, padding=1)
+    Wp, bp = polyphase_weights(w, b)
+    poly = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), Wp, bp), 2)
+    assert poly.shape == direct.shape
+    assert torch.allclose(poly[..., 1:-1, 1:-1], direct[..., 1:-1, 1:-1], atol=1e-5)
+    assert not torch.allclose(poly[..., :1, :], direct[..., :1, :], atol=1e-3)  # the border needs its own fix
+
+
+def test_polyphase_decoder_levels_equal_upsampling(monkeypatch):
+    import slomo.networks as networks
+    if not networks.nnpack_available():
+        pytest.skip("the polyphase path runs with NNPACK only")
+    torch.manual_seed(0)
+    net = UNet(20, 5, width=0.5).eval()
+    x = torch.randn(2, 20, 96, 160)
+    with torch.no_grad():
+        monkeypatch.setattr(networks, "POLYPHASE_MIN_PIXELS", 1 << 40)
+        plain = net(x)
+        monkeypatch.setattr(networks, "POLYPHASE_MIN_PIXELS", 1)  # every decoder level
+        calls = []
+        real = networks.Up._polyphase
+        monkeypatch.setattr(networks.Up, "_polyphase", lambda self, *a: calls.append(1) or real(self, *a))
+        poly = net(x)
+    assert len(calls) == 2  # up4, up5: the levels whose input has NNPACK_MIN_PIXELS
+    assert torch.allclose(poly, plain, atol=1e-5), (poly - plain).abs().max()
+    with torch.enable_grad():  # training keeps the plain upsampling
+        calls.clear()
+        net(x[:1].requires_grad_())
+    assert not calls

@@ -98,3 +98,40 @@ def test_last_pair_times_are_shared_with_a_helper(tmp_path, clip_and_ckpt, monke
     assert sent == [[0.25, 0.5]]
     a, b = frames_of(one.output), frames_of(two.output)
     assert a.shape == b.shape == (5, 64, 96, 3) and np.abs(a - b).max() <= 1
+
+
+def test_share_times_balances_the_two_finishing_times():
+    # a pass is window_seconds / (T + 1); both sides run the flow pass
+    assert workers.share_times(3, wait=0.0, window_seconds=4.0) == 1  # helper 2 times, this process 1
+    assert workers.share_times(7, wait=0.0, window_seconds=8.0) == 3  # 1+4 passes against 1+3
+    assert workers.share_times(3, wait=1.0, window_seconds=4.0) == 2  # the helper is busy for one more pass
+    assert workers.share_times(3, wait=3.5, window_seconds=4.0) == 3  # nearly a whole window: do it alone
+    assert workers.share_times(1, wait=0.0, window_seconds=1.0) == 1
+
+
+def test_a_window_submitted_to_a_busy_helper_queues_without_deadlock(clip_and_ckpt):
+    """Results larger than a pipe's buffer, and a second window sent while the helper is still sending
+    the first result: the helper reads its inbox on a thread, so neither side blocks the other."""
+    _, ckpt = clip_and_ckpt
+    job = workers.PairJob("superslomo", ckpt, "fp32", 4, 192, 256, None)
+    window = np.random.default_rng(0).integers(0, 256, (2, 192, 256, 3), dtype=np.uint8)
+    helper = workers.Helper(job)  # spawned: loads the model itself
+    try:
+        helper.submit(window, [0])
+        helper.submit(window, [0], [0.5])
+        assert helper.busy and helper.free_in(10.0) > 0
+        first, second = helper.result(), helper.result()
+    finally:
+        helper.close()
+    assert first.shape == (1, 3, 192, 256, 3) and second.shape == (1, 1, 192, 256, 3)
+    assert np.array_equal(first[:, 1], second[:, 0]) and not helper.busy
+
+
+def test_every_window_holds_batch_size_pairs(tmp_path, clip_and_ckpt, monkeypatch):
+    clip, ckpt = clip_and_ckpt  # 6 frames: 5 pairs
+    sizes = []
+    real = video.interpolate_u8
+    monkeypatch.setattr(video, "interpolate_u8", lambda interp, w, keep, ts=None: sizes.append(len(keep))
+                        or real(interp, w, keep, ts))
+    _convert(clip, tmp_path / "out.mp4", ckpt, workers=1, batch_size=2)
+    assert sizes == [2, 2, 1]
