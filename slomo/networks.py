@@ -14,7 +14,8 @@ LEAK = 0.1
 NNPACK_MIN_PIXELS = 512  # measured: at 11x20 (the 1/32 level of 640x352) the default kernel wins
 NNPACK_STRIPE_PIXELS = 1 << 18  # larger maps are convolved in stripes (bounded work buffers)
 UP_STRIPE_PIXELS = 1 << 18  # no-grad decoder levels on larger maps run in row stripes (1080p and 4K memory)
-POLYPHASE_MIN_PIXELS = 1 << 15  # measured: from 320x176 outputs up, upsample-then-conv is faster as polyphase
+POLYPHASE_MIN_PIXELS = 1 << 15  # measured (bench/README.md): upsample-then-conv is faster as four phase
+POLYPHASE_MAX_INPUT = 128  # convolutions from 320x176 outputs up, with at most 128 input channels
 # bilinear x2 (align_corners=False) as taps: fine row 2i+r = sum over a of BILINEAR_TAPS[r][a+1] * coarse row i+a
 BILINEAR_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
 
@@ -169,7 +170,8 @@ class Up(nn.Module):
         H, W = skip.shape[-2:]
         if H * W > UP_STRIPE_PIXELS and not torch.is_grad_enabled() and H > 8:
             return self._striped(x, skip, rows=max(4, UP_STRIPE_PIXELS // (4 * W)))
-        if H * W >= POLYPHASE_MIN_PIXELS and self.conv1.nnpack and use_nnpack(x, self.conv1.weight):
+        if (H * W >= POLYPHASE_MIN_PIXELS and self.conv1.in_channels <= POLYPHASE_MAX_INPUT
+                and self.conv1.nnpack and use_nnpack(x, self.conv1.weight)):
             return self._polyphase(x, skip)
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = F.leaky_relu(self.conv1(x), LEAK, inplace=True)

@@ -123,6 +123,7 @@ def test_polyphase_decoder_levels_equal_upsampling(monkeypatch):
         monkeypatch.setattr(networks, "POLYPHASE_MIN_PIXELS", 1 << 40)
         plain = net(x)
         monkeypatch.setattr(networks, "POLYPHASE_MIN_PIXELS", 1)  # every decoder level
+        monkeypatch.setattr(networks, "POLYPHASE_MAX_INPUT", 1 << 20)
         calls = []
         real = networks.Up._polyphase
         monkeypatch.setattr(networks.Up, "_polyphase", lambda self, *a: calls.append(1) or real(self, *a))
