@@ -20,6 +20,12 @@ def newest(name):
     return json.loads(path.read_text())[-1] if path.is_file() else None
 
 
+def newest_speed_runs(n=8):
+    """The newest n records of bench/convert_speed.py."""
+    path = common.RESULTS / "convert_speed.json"
+    return json.loads(path.read_text())[-n:] if path.is_file() else None
+
+
 def newest_cases():
     """The newest result of each memory case, across records."""
     path = common.RESULTS / "memory.json"
@@ -47,20 +53,20 @@ def main():
     fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
 
     ax = axes[0]
-    if speed:
-        names = ["reference", "slomo"]
-        labels = ["reference-style loop", "slomo convert"]
-        wall = [speed["runs"][n]["wall_s"] for n in names]
-        cpus = [speed["runs"][n]["user_s"] + speed["runs"][n]["sys_s"] for n in names]
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], wall, 0.4, label="wall time")
-        ax.bar([x + 0.2 for x in xs], cpus, 0.4, label="CPU time (user+sys)")
-        ax.set_xticks(list(xs), labels)
-        ax.set_ylabel("seconds, whole process")
-        ax.set_title(f"{speed['width']}x{speed['height']}, {speed['frames_in']} frames, x{speed['scale']}: "
-                     f"{(cpus[0] / cpus[1]):.2f}x CPU, {speed['speedup']['wall_s']:.2f}x wall (load-dependent)",
-                     fontsize=10)
-        ax.legend()
+    runs = newest_speed_runs()
+    if runs:
+        labels = [f"{r['frames_in']} fr, {r['threads']} thr" for r in runs]
+        ratios = [r["speedup"]["wall_s"] for r in runs]
+        ax.bar(range(len(runs)), ratios, color=["tab:blue" if r["threads"] == "default" else "tab:gray" for r in runs])
+        ax.axhline(2.0, color="red", ls="--", label="target 2x")
+        for i, v in enumerate(ratios):
+            ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(runs)), labels, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("reference-style wall / slomo convert wall")
+        r = runs[-1]
+        ax.set_title(f"convert speed-up, {r['width']}x{r['height']} x{r['scale']}\n(newest {len(runs)} runs, "
+                     "whole processes)", fontsize=10)
+        ax.legend(fontsize=8)
 
     ax = axes[1]
     if abl:
@@ -93,7 +99,7 @@ def main():
         ax.set_xticks(list(xs), [n for n, _ in rows], rotation=60, fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("output frames / s, whole process (log)")
-        ax.set_title(f"bench matrix: {matrix['cases'][rows[0][0]]['frames_in']} input frames, "
+        ax.set_title(f"bench matrix: {matrix['cases'][rows[0][0]]['frames_in']} input frames,\n"
                      f"threads={matrix['threads']} (4K: slomo only)", fontsize=10)
         ax.legend()
     fig.tight_layout()
