@@ -83,9 +83,11 @@ class SuperSloMo(nn.Module):
         """Load a reference `SuperSloMo.ckpt` or a slomo checkpoint; `None` loads the shipped one."""
         path = Path(path) if path is not None else default_checkpoint()
         config, state, metadata = read_checkpoint(path)
-        model = cls(config)
+        with torch.device("meta"):  # no random initialisation of weights that are loaded next (0.4 s)
+            model = cls(config)
         check_state_dict(model, state, path)
-        model.load_state_dict(state)
+        model.load_state_dict({k: v.float().contiguous() for k, v in state.items()}, assign=True)
+        model.mean = torch.tensor(MEAN).view(1, 3, 1, 1)  # the one buffer not in the state dict
         model.metadata = metadata
         model.checkpoint_path = str(path)
         return model.to(runtime.resolve_device(device)).eval()
