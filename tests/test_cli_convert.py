@@ -138,3 +138,15 @@ def test_ctrl_c_removes_partial_file_and_exits_nonzero(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert res.returncode == 130 and "interrupted" in res.stderr and "Traceback" not in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_the_command_runs_atexit_handlers_and_keeps_the_exit_code(tmp_path):
+    """`slomo` skips the interpreter's teardown (slow after a conversion) but not the atexit handlers."""
+    import subprocess
+    import sys
+    code = ("import atexit, sys; from slomo import cli; atexit.register(lambda: print('atexit ran', flush=True)); "
+            f"sys.argv = ['slomo', 'convert', {str(tmp_path / 'missing.mp4')!r}]; cli.entry()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stdout.strip() == "atexit ran"
+    assert out.stderr.strip().startswith("slomo convert: error: no such file")

@@ -29,4 +29,4 @@ def test_console_script_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "slomo", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "convert" in out.stdout
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"slomo": "slomo.cli:main"}
+    assert scripts == {"slomo": "slomo.cli:entry"}
