@@ -57,7 +57,14 @@ def main(argv=None):
     from slomo.baselines import Blend, FlowInterp
     from slomo.model import SuperSloMo
     model = SuperSloMo.from_checkpoint(args.checkpoint, device="cpu")
-    methods = {"blend": Blend(), "DIS flow": FlowInterp(preset="medium", padding="border"), "Super SloMo": model}
+    methods = {"blend": Blend(), "DIS flow": FlowInterp(preset="medium", padding="border")}
+    cfg = model.config
+    if cfg.flow == "dis" and (cfg.dis_preset != "medium" or cfg.flip_ensemble):
+        # the model's own classical front end without its network: what the learned part adds
+        methods["same flow, no network"] = FlowInterp(preset=cfg.dis_preset, padding=cfg.padding,
+                                                      flip_ensemble=cfg.flip_ensemble)
+    methods["Super SloMo"] = model
+    print("| set | kind | triplets | " + " | ".join(methods) + " |", flush=True)
     rows = []
     for name, kind, spec in SETS:
         if args.sets and name not in args.sets.split(","):

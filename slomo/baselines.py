@@ -36,23 +36,30 @@ class Blend:
 
 class FlowInterp:
     """Optical-flow interpolation: DIS flow, Super SloMo's linear flow approximation,
-    both sides warped and blended with equal visibility (synthesize without refinement)."""
+    both sides warped and blended with equal visibility (synthesize without refinement).
+    flip_ensemble also interpolates the mirrored pair and averages (as `ModelConfig.flip_ensemble`)."""
     name = "flow"
 
-    def __init__(self, preset: str = "medium", padding: str = "border"):
-        self.preset, self.padding = preset, padding
+    def __init__(self, preset: str = "medium", padding: str = "border", flip_ensemble: bool = False):
+        self.preset, self.padding, self.flip_ensemble = preset, padding, flip_ensemble
 
     def interpolate(self, I0, I1, t, return_aux=False, **_):
         check_pair(I0, I1)
         B = I0.shape[0]
         t = as_times(t, B, I0.device)
-        T = t.shape[1]
+        frames, aux = self._interpolate(I0, I1, t)
+        if self.flip_ensemble:
+            mirrored, _ = self._interpolate(I0.flip(-1), I1.flip(-1), t)
+            frames = (frames + mirrored.flip(-1)) / 2
+        frames = frames.clamp(0, 1)
+        return (frames, aux) if return_aux else frames
+
+    def _interpolate(self, I0, I1, t):  # t: (B,T)
+        B, T = t.shape
         F01, F10 = dis_flow(I0, I1, self.preset)
         idx = torch.arange(B, device=I0.device).repeat_interleave(T)
         out = synthesize(I0[idx], I1[idx], F01[idx], F10[idx], t.reshape(-1), padding_mode=self.padding)
-        frames = out["It"].clamp(0, 1).reshape(B, T, *I0.shape[1:])
-        if not return_aux:
-            return frames
+        frames = out["It"].reshape(B, T, *I0.shape[1:])
         aux = {k: v.reshape(B, T, *v.shape[1:]) for k, v in out.items() if k != "It"}
         aux.update(F01=F01, F10=F10)
         return frames, aux

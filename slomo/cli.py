@@ -130,11 +130,15 @@ def _run_train(args) -> int:
 
 # ---- evaluate (evaluate.py) -------------------------------------------------------------------
 def _add_evaluate(sub):
+    from .config import DIS_PRESET_NAMES
     from .evaluate import LAYOUTS, METHODS
     p = sub.add_parser("evaluate", help="PSNR, SSIM and IE of a method on a data set")
     p.add_argument("data", help="data set folder (UCF101 triplets, Middlebury, Vimeo90K or frames)")
     p.add_argument("--method", "-m", default="superslomo", choices=METHODS)
     p.add_argument("--checkpoint", "-c", help="checkpoint for superslomo (default: the shipped one)")
+    p.add_argument("--dis-preset", choices=DIS_PRESET_NAMES, help="DIS quality for --method flow (default medium)")
+    p.add_argument("--mirror", action="store_true",
+                   help="--method flow: also interpolate the mirrored pair and average (a second flow estimate)")
     p.add_argument("--layout", default="auto", help=f"one of {', '.join(LAYOUTS)} (default auto)")
     p.add_argument("--scale", type=int, default=2, help="frames layout: inputs this many frames apart (2, 4, 8)")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples")
@@ -155,8 +159,14 @@ def _run_evaluate(args) -> int:
         device = resolve_device(args.device)
     except ValueError as e:
         raise SlomoError(str(e)) from e
+    method = args.method
+    if args.dis_preset or args.mirror:
+        if method != "flow":
+            raise SlomoError("--dis-preset and --mirror apply to --method flow only")
+        from .baselines import FlowInterp
+        method = FlowInterp(preset=args.dis_preset or "medium", flip_ensemble=args.mirror)
     ds = load_dataset(args.data, layout=args.layout, scale=args.scale, limit=args.limit)
-    res = evaluate(args.method, ds, checkpoint=args.checkpoint, device=device, worst=args.worst,
+    res = evaluate(method, ds, checkpoint=args.checkpoint, device=device, worst=args.worst,
                    progress=not args.quiet)
     lines = res.table().splitlines()
     print("\n".join(lines[-1:] if args.quiet else lines))

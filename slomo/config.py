@@ -5,7 +5,7 @@ from .errors import InputError
 
 FLOW_FRONT_ENDS = ("unet", "dis")
 PADDINGS = ("zeros", "border")
-DIS_PRESET_NAMES = ("ultrafast", "fast", "medium")
+DIS_PRESET_NAMES = ("ultrafast", "fast", "medium", "fine")
 
 
 @dataclass(frozen=True)
@@ -16,13 +16,16 @@ class ModelConfig:
     flow:       "unet" (the paper's flow network) or "dis" (OpenCV DIS flow, nothing learned)
     padding:    warp padding, "zeros" (the reference) or "border"
     leaky_head: the reference's leaky ReLU after each U-Net's last convolution
-    dis_preset: DIS quality preset when flow == "dis"
+    dis_preset: DIS quality preset when flow == "dis" ("fine" is "medium" down to full resolution)
+    flip_ensemble: at inference, also interpolate the mirrored pair and average the two frames
+                   (two flow estimates, twice the time; training is unaffected)
     """
     width: float = 1.0
     flow: str = "unet"
     padding: str = "zeros"
     leaky_head: bool = True
     dis_preset: str = "medium"
+    flip_ensemble: bool = False
 
     def __post_init__(self):
         if not isinstance(self.width, (int, float)) or not 0 < self.width <= 4:
@@ -33,6 +36,8 @@ class ModelConfig:
             raise InputError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         if not isinstance(self.leaky_head, bool):
             raise InputError(f"leaky_head must be true or false, got {self.leaky_head!r}")
+        if not isinstance(self.flip_ensemble, bool):
+            raise InputError(f"flip_ensemble must be true or false, got {self.flip_ensemble!r}")
         if self.dis_preset not in DIS_PRESET_NAMES:
             raise InputError(f"dis_preset must be one of {DIS_PRESET_NAMES}, got {self.dis_preset!r}")
 

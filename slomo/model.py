@@ -156,13 +156,15 @@ class SuperSloMo(nn.Module):
 
     @torch.no_grad()
     def interpolate(self, I0, I1, t, return_aux: bool = False, precision: str = None,
-                    max_batch: int = None):
+                    max_batch: int = None, ensemble: bool = True):
         """Intermediate frames between I0 and I1.
 
         I0, I1: (B,3,H,W) float RGB in [0,1], any size
         t:      float or sequence of floats strictly in (0,1); one flow pass serves them all
         precision: "auto" (bf16 on a bf16 CPU, fp16/bf16 on CUDA, else fp32), "fp32", "bf16", "fp16"
         returns (B,T,3,H,W) float RGB in [0,1]; with return_aux, (frames, dict of intermediates)
+        With config.flip_ensemble the frames average two passes (the pair and its mirror image); the
+        intermediates are those of the first. ensemble=False skips the mirrored pass.
         """
         check_pair(I0, I1)
         device = self.device
@@ -177,6 +179,9 @@ class SuperSloMo(nn.Module):
         I1 = I1.to(device, torch.float32).contiguous(memory_format=fmt)
         with runtime.autocast(device, prec):
             out = self.forward(I0, I1, t, max_batch=max_batch, aux=return_aux)
+            if self.config.flip_ensemble and ensemble:  # the mirrored pair: a second, independent flow estimate
+                mirrored = self.forward(I0.flip(-1), I1.flip(-1), t, max_batch=max_batch, aux=False)
+                out["It"] = (out["It"] + mirrored["It"].flip(-1)) / 2
         frames = out.pop("It").clamp_(0, 1)
         return (frames, out) if return_aux else frames
 

@@ -222,7 +222,7 @@ class _Interpolator:
         small = [F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
                  for x in (I0, I1)]
         _, aux = model.interpolate(*small, self.ts, return_aux=True, precision=self.precision,
-                                   max_batch=self.max_batch)
+                                   max_batch=self.max_batch, ensemble=False)  # flows and Vt0 only
         device, pad = model.device, model.config.padding
         gain = torch.tensor([W / w, H / h], device=device).view(1, 2, 1, 1)  # flow pixels scale with size
 

@@ -138,7 +138,8 @@ def test_bad_input_errors(tmp_path):
 
 
 @pytest.mark.parametrize("args,msg", [(["--layout", "ucf"], "unknown layout"), ([], "same size"),
-                                      (["--method", "blend", "--output", "x.txt"], ".csv or .json")])
+                                      (["--method", "blend", "--output", "x.txt"], ".csv or .json"),
+                                      (["--method", "blend", "--mirror"], "--method flow only")])
 def test_cli_one_line_errors(tmp_path, capsys, args, msg):
     tri = make_triplets(tmp_path / "tri", n=1)
     if msg == "same size":
@@ -158,6 +159,18 @@ def test_cli_empty_folder_and_success(tmp_path, capsys):
                  "--worst", "1"]) == 0
     out = capsys.readouterr().out
     assert "mean (2)" in out and (tmp_path / "out.json").is_file() and (tmp_path / "out.worst.png").is_file()
+
+
+def test_cli_flow_options_reach_the_baseline(tmp_path, capsys):
+    import json
+
+    from slomo.baselines import FlowInterp
+    tri = make_triplets(tmp_path / "tri", n=2)
+    assert main(["evaluate", str(tri), "-m", "flow", "--dis-preset", "fine", "--mirror", "-q",
+                 "-o", str(tmp_path / "out.json")]) == 0
+    got = json.loads((tmp_path / "out.json").read_text())["means"]
+    want = evaluate(FlowInterp(preset="fine", flip_ensemble=True), tri).means
+    assert got["psnr"] == pytest.approx(want["psnr"], abs=1e-6)
 
 
 def test_in_memory_triplets_for_training_validation():

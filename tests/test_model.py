@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from slomo import InputError, SuperSloMo, write_reference_checkpoint
+from slomo.config import ModelConfig
 
 MEAN = torch.tensor([0.429, 0.431, 0.397]).view(1, 3, 1, 1)
 
@@ -171,3 +172,35 @@ def test_zero_head_dis_model_equals_flow_baseline_at_odd_sizes():
     ours = m.interpolate(I0, I1, [0.3, 0.5], precision="fp32")
     base = FlowInterp(preset="medium", padding="border").interpolate(I0, I1, [0.3, 0.5])
     assert torch.allclose(ours, base, atol=1e-5)
+
+
+def test_zero_head_fine_mirrored_model_equals_the_same_classical_front_end():
+    from slomo.baselines import FlowInterp
+    m = small(flow="dis", padding="border", leaky_head=False, dis_preset="fine", flip_ensemble=True)
+    torch.nn.init.zeros_(m.interp.conv3.weight)
+    torch.nn.init.zeros_(m.interp.conv3.bias)
+    g = torch.Generator().manual_seed(6)
+    I0 = torch.rand(1, 3, 45, 61, generator=g)
+    I1 = torch.roll(I0, shifts=(2, -1), dims=(2, 3))
+    ours = m.interpolate(I0, I1, [0.25, 0.5], precision="fp32")
+    base = FlowInterp(preset="fine", padding="border", flip_ensemble=True).interpolate(I0, I1, [0.25, 0.5])
+    assert ours.shape == (1, 2, 3, 45, 61)
+    assert torch.allclose(ours, base, atol=1e-5)
+
+
+def test_flip_ensemble_averages_the_pair_and_its_mirror_image():
+    m = small(flow="dis", padding="border", leaky_head=False)
+    g = torch.Generator().manual_seed(7)
+    I0 = torch.rand(1, 3, 40, 56, generator=g)
+    I1 = torch.roll(I0, shifts=(0, 3), dims=(2, 3))
+    plain = m.interpolate(I0, I1, 0.5, precision="fp32")
+    mirrored = m.interpolate(I0.flip(-1), I1.flip(-1), 0.5, precision="fp32").flip(-1)
+    m.config = ModelConfig.from_dict({**m.config.to_dict(), "flip_ensemble": True})
+    both = m.interpolate(I0, I1, 0.5, precision="fp32")
+    assert not torch.allclose(plain, mirrored, atol=1e-3)  # DIS is not mirror-symmetric: two estimates
+    assert torch.allclose(both, ((plain + mirrored) / 2).clamp(0, 1), atol=1e-5)
+
+
+def test_config_rejects_a_non_boolean_flip_ensemble():
+    with pytest.raises(InputError, match="flip_ensemble"):
+        ModelConfig(flip_ensemble="yes")
