@@ -28,6 +28,8 @@ def _add_convert(sub):
     p.add_argument("--workers", type=int, help="processes interpolating pairs side by side, one thread each "
                    "(default: one per core for the model on CPU up to 720p)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--fast", action="store_true", help="skip the shipped checkpoint's mirror-image second "
+                   "pass: about 2x faster, about 0.1 dB lower")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="compute precision (default auto: fp32 on CPUs without bf16)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="drop the sound")
@@ -51,7 +53,7 @@ def _run_convert(args) -> int:
     try:
         result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
                          method=args.method, batch_size=args.batch_size, workers=args.workers, device=args.device,
-                         precision=args.precision, audio=args.audio, overwrite=args.overwrite,
+                         precision=args.precision, audio=args.audio, overwrite=args.overwrite, fast=args.fast,
                          progress=not args.quiet, **kw)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -36,6 +36,7 @@ class PairJob:
     height: int
     width: int
     batch_size: int
+    fast: bool = False
 
 
 def interpolate_u8(interp, window: np.ndarray, keep: list, ts=None) -> np.ndarray:

@@ -131,6 +131,24 @@ def test_batching_pairs_gives_the_same_frames(tmp_path, ckpt):
     assert np.abs(frames_of(one.output) - frames_of(three.output)).max() <= 2
 
 
+def test_fast_skips_the_mirror_pass_of_an_ensemble_checkpoint(tmp_path, ckpt):
+    from dataclasses import replace
+
+    from slomo.checkpoint import read_checkpoint, write_checkpoint
+    config, state, meta = read_checkpoint(ckpt)
+    g = torch.Generator().manual_seed(0)
+    state["interp.conv3.weight"] = torch.randn(state["interp.conv3.weight"].shape, generator=g)  # not mirror-symmetric
+    single = write_checkpoint(tmp_path / "single.pt", config, state, **meta)
+    mirrored = write_checkpoint(tmp_path / "mirror.pt", replace(config, flip_ensemble=True), state, **meta)
+    clip = make_clip(tmp_path / "in.mp4", frames=4, audio=None)
+    kw = dict(scale=2, progress=False, workers=1)
+    plain = frames_of(video.convert(clip, tmp_path / "p.mp4", checkpoint=single, **kw).output)
+    both = frames_of(video.convert(clip, tmp_path / "m.mp4", checkpoint=mirrored, **kw).output)
+    fast = frames_of(video.convert(clip, tmp_path / "f.mp4", checkpoint=mirrored, fast=True, **kw).output)
+    assert np.array_equal(fast, plain)
+    assert np.abs(both - plain).max() > 2  # the mirrored pass changed the in-between frames
+
+
 @pytest.mark.parametrize("codec", ["mp3", "opus", "ac3"])
 def test_same_duration_copies_audio_untouched(tmp_path, codec):
     clip = make_clip(tmp_path / "in.mkv", frames=6, rate="30000/1001", audio=codec)
