@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_table import SETS, load_set  # noqa: E402
+from make_table import selected_sets  # noqa: E402
 
 VARIANTS = [("medium", False), ("fine", False), ("medium", True), ("fine", True)]
 
@@ -30,10 +30,7 @@ def main(argv=None):
     names = [f"{p}{' + mirror' if m else ''}" for p, m in VARIANTS]
     print("| set | " + " | ".join(names) + " |", flush=True)
     rows = []
-    for name, _, spec in SETS:
-        if args.sets and name not in args.sets.split(","):
-            continue
-        data = load_set(spec)
+    for name, _, data in selected_sets(args.sets):
         row = {"set": name, "n": len(data)}
         for label, (preset, mirror) in zip(names, VARIANTS):
             method = FlowInterp(preset=preset, padding="border", flip_ensemble=mirror)

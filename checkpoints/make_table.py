@@ -46,6 +46,13 @@ def load_set(spec):
     return sequence_triplets(rel, gap=spec[2], every=spec[3])
 
 
+def selected_sets(names: str = None):
+    """(name, kind, triplets) for each set of SETS, or for those named (comma-separated)."""
+    for name, kind, spec in SETS:
+        if not names or name in names.split(","):
+            yield name, kind, load_set(spec)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", nargs="?", default=str(REPO / "checkpoints" / "slomo-dis.pt"))
@@ -66,10 +73,7 @@ def main(argv=None):
     methods["Super SloMo"] = model
     print("| set | kind | triplets | " + " | ".join(methods) + " |", flush=True)
     rows = []
-    for name, kind, spec in SETS:
-        if args.sets and name not in args.sets.split(","):
-            continue
-        data = load_set(spec)
+    for name, kind, data in selected_sets(args.sets):
         res = {}
         for mname, m in methods.items():
             ps, ss = [], []
