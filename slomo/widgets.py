@@ -117,7 +117,8 @@ class FrameExplorer:
         return self._flows.get_or(pair, make)
 
     def result(self, pair: int, t: float) -> dict:
-        """Every intermediate of the model at (pair, t), from the cached flows.
+        """Every intermediate of the model at (pair, t), from the cached flows. One pass: a checkpoint's
+        mirror-image ensemble (`flip_ensemble`) is not applied here, so It, flows and Vt0 belong together.
 
         returns dict of CPU tensors: It (1,3,H,W) clamped to [0,1]; F01, F10 (1,2,H,W);
         Ft0, Ft1, Ft0_refined, Ft1_refined (1,2,H,W); Vt0, Vt1 (1,1,H,W); g0, g1, g0_refined,
