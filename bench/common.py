@@ -59,25 +59,26 @@ def load() -> str:
 
 
 def timed(cmd, env=None, cwd=None) -> dict:
-    """Run a command as a whole process under /usr/bin/time -v: wall, user, sys seconds, peak RSS."""
+    """Run a command as a whole process: wall, user, sys seconds, peak RSS (from the child's own
+    rusage, as /usr/bin/time -v reports it)."""
+    import tempfile
     full_env = {**os.environ, **(env or {})}
     before = os.getloadavg()
-    t0 = time.time()
-    res = subprocess.run(["/usr/bin/time", "-v"] + [str(c) for c in cmd], capture_output=True, text=True, env=full_env,
-                         cwd=cwd)
-    wall = time.time() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed:\n{res.stderr[-2000:]}")
-    err = res.stderr
-
-    def field(name):
-        m = re.search(rf"{re.escape(name)}: ([\d.:]+)", err)
-        return m.group(1) if m else None
-    return {"wall_s": round(wall, 2), "user_s": float(field("User time (seconds)")),
-            "sys_s": float(field("System time (seconds)")),
-            "peak_rss_mb": round(int(field("Maximum resident set size (kbytes)")) / 1024, 1),
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.time()
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, env=full_env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.time() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed:\n{stderr[-2000:]}")
+    return {"wall_s": round(wall, 2), "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "load_before": [round(x, 2) for x in before], "load_after": [round(x, 2) for x in os.getloadavg()],
-            "stdout_tail": res.stdout.strip()[-300:]}
+            "stdout_tail": stdout.strip()[-300:]}
 
 
 def decode(path: Path) -> np.ndarray:
@@ -112,7 +113,8 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "cuda": torch.cuda.is_available()}
+            "cuda": torch.cuda.is_available(),
+            **({"gpu": torch.cuda.get_device_name()} if torch.cuda.is_available() else {})}
 
 
 def save_result(name: str, record: dict) -> Path:

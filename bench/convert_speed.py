@@ -27,20 +27,31 @@ def main():
     p.add_argument("--threads", default="1", help="OMP_NUM_THREADS for both processes ('' = PyTorch default)")
     p.add_argument("--work", default=None, help="folder for clips and weights (default: a temp folder)")
     p.add_argument("--rounds", type=int, default=1, help="rounds, alternating which process runs first")
+    p.add_argument("--device", default="cpu", help="both processes run on this device (cpu or cuda)")
+    p.add_argument("--precision", default="fp32", help="slomo's precision (the reference is always fp32)")
+    p.add_argument("--src", default=str(common.SOURCE_CLIP), help="footage the clip is cut from")
+    p.add_argument("--floor", action="store_true",
+                   help="also time `slomo convert --method duplicate`: the same decoding and encoding, no model")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
     clip = common.make_clip(work / f"clip_{args.width}x{args.height}_{args.frames}.mp4",
-                            args.width, args.height, args.frames)
+                            args.width, args.height, args.frames, src=Path(args.src))
     ckpt = common.make_reference_weights(work / "SuperSloMo-random.ckpt")
     env = {"OMP_NUM_THREADS": args.threads} if args.threads else {}
     ref_out, new_out = work / "reference.mp4", work / "slomo.mp4"
     py = sys.executable
     commands = {
         "reference": [py, common.BENCH / "reference_convert.py", clip, ref_out, "--checkpoint", ckpt,
-                      "--scale", args.scale],
+                      "--scale", args.scale, "--device", args.device],
         "slomo": [py, "-m", "slomo", "convert", clip, "-o", new_out, "--scale", args.scale, "--checkpoint", ckpt,
-                  "--precision", "fp32", "--scene-threshold", "0", "--no-audio", "--overwrite", "-q"],
+                  "--precision", args.precision, "--device", args.device, "--scene-threshold", "0", "--no-audio",
+                  "--overwrite", "-q"],
     }
+    floor = {}
+    if args.floor:  # once, before the rounds
+        floor = common.timed([py, "-m", "slomo", "convert", clip, "-o", work / "duplicate.mp4", "--scale", args.scale,
+                              "--method", "duplicate", "--no-audio", "--overwrite", "-q"], env, cwd=work)
+        print("duplicate (I/O floor)", floor, flush=True)
     # rounds alternate the order (reference first, then slomo first, ...): on this machine a process
     # that follows a long busy one ran up to ~15% slower, which would favour whichever goes first
     order = [("reference", "slomo") if r % 2 == 0 else ("slomo", "reference") for r in range(args.rounds)]
@@ -55,8 +66,9 @@ def main():
     speedup = {k: round(runs["reference"][k] / runs["slomo"][k], 3) for k in ("wall_s", "user_s")}
     record = {"command": common.command_line(), "machine": common.machine(), "clip": clip.name,
               "width": args.width, "height": args.height, "frames_in": args.frames, "scale": args.scale,
-              "threads": args.threads or "default", "rounds": args.rounds, "order": order, "runs": runs,
-              "speedup": speedup, "agreement": agree}
+              "threads": args.threads or "default", "device": args.device, "precision": args.precision,
+              "rounds": args.rounds, "order": order, "runs": runs, "speedup": speedup, "agreement": agree,
+              **({"duplicate_floor": floor} if floor else {})}
     print("speedup", speedup, "agreement", agree)
     print("wrote", common.save_result("convert_speed", record))
 

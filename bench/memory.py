@@ -10,7 +10,7 @@
             pipeline's streaming decides whether the peak grows with length; the same pipeline
             feeds the model                                     target: equal peaks
 
-Each case runs under /usr/bin/time -v with OMP_NUM_THREADS=1. Appends to bench/results/memory.json.
+Each case is a whole process (its own rusage, as /usr/bin/time -v reads it) with OMP_NUM_THREADS=1. Appends to bench/results/memory.json.
 """
 import argparse
 import sys

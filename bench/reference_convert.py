@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 
-import imageio_ffmpeg
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -53,7 +52,8 @@ def unet(sd, x):
 def warp(img, flow):
     """Backward warp: bilinear sample at (x + Fx, y + Fy), zeros outside."""
     _, _, H, W = img.shape
-    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32, device=img.device),
+                            torch.arange(W, dtype=torch.float32, device=img.device), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / (W - 1)) - 1
     gy = (ys + flow[:, 1]) * (2.0 / (H - 1)) - 1
     return F.grid_sample(img, torch.stack((gx, gy), -1), mode="bilinear", padding_mode="zeros", align_corners=True)
@@ -61,7 +61,8 @@ def warp(img, flow):
 
 def interpolate_pair(fc, at, I0, I1, ts):
     """I0, I1: (1,3,H,W) float RGB in [0,1], H and W multiples of 32 -> list of (1,3,H,W) frames."""
-    I0, I1 = I0 - MEAN, I1 - MEAN
+    mean = MEAN.to(I0.device)
+    I0, I1 = I0 - mean, I1 - mean
     flow = unet(fc, torch.cat((I0, I1), 1))
     F01, F10 = flow[:, :2], flow[:, 2:]
     out = []
@@ -74,13 +75,18 @@ def interpolate_pair(fc, at, I0, I1, ts):
         V0 = torch.sigmoid(o[:, 4:5])
         V1 = 1 - V0
         It = ((1 - t) * V0 * warp(I0, Ft0f) + t * V1 * warp(I1, Ft1f)) / ((1 - t) * V0 + t * V1)
-        out.append((It + MEAN).clamp(0, 1))
+        out.append((It + mean).clamp(0, 1))
     return out
+
+
+def ffmpeg_exe():
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def probe(path):
     """Width, height, frame rate and colour matrix from ffmpeg's header dump."""
-    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path],
+    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", path],
                           capture_output=True, text=True).stderr
     video = re.search(r"Video: .*", info).group(0)
     m = re.search(r"(\d{2,5})x(\d{2,5})", video)
@@ -94,12 +100,15 @@ def main(argv=None):
     p.add_argument("output")
     p.add_argument("--checkpoint", required=True, help="reference-format SuperSloMo.ckpt")
     p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the reference ran on either)")
     args = p.parse_args(argv)
     start = time.time()
     torch.set_grad_enabled(False)
+    device = torch.device(args.device)
     fc, at = load_reference(args.checkpoint)
+    fc, at = ({k: v.to(device) for k, v in sd.items()} for sd in (fc, at))
     W, H, fps, matrix = probe(args.input)
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    ffmpeg = ffmpeg_exe()
     dec = subprocess.Popen([ffmpeg, "-nostdin", "-v", "error", "-i", args.input, "-an", "-fps_mode", "passthrough",
                             "-vf", f"scale={W}:{H}:in_color_matrix={matrix},format=rgb24",
                             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE)
@@ -120,7 +129,7 @@ def main(argv=None):
         return np.frombuffer(buf, np.uint8).reshape(H, W, 3)
 
     def tensor(frame):  # (H,W,3) uint8 -> (1,3,H',W') float, padded to multiples of 32
-        x = torch.from_numpy(frame.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255
+        x = torch.from_numpy(frame.copy()).to(device).permute(2, 0, 1).unsqueeze(0).float() / 255
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
     prev = read()
@@ -132,7 +141,7 @@ def main(argv=None):
         n_in += 1
         enc.stdin.write(prev.tobytes())
         for It in interpolate_pair(fc, at, tensor(prev), tensor(cur), ts):
-            u8 = (It[0, :, :H, :W] * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+            u8 = (It[0, :, :H, :W] * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
             enc.stdin.write(np.ascontiguousarray(u8).tobytes())
         n_out += args.scale
         prev = cur
