@@ -393,6 +393,33 @@ def collate(items: list) -> dict:
     return out
 
 
+class Prefetcher:
+    """Makes batches ahead of time in background threads (image decoding and OpenCV release the GIL).
+
+    make: step -> batch, a pure function of the step (as `Trainer.batch` is), so the batches are
+          the same with or without prefetching, in any order of `get` calls
+    get(step) -> make(step), waiting only if it is not ready; steps step+1 .. step+depth-1 are queued
+    """
+
+    def __init__(self, make, threads: int, depth: int = None):
+        from concurrent.futures import ThreadPoolExecutor
+        self.make, self.threads, self.depth = make, threads, depth or 2 * threads
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="slomo-batch")
+        self.pending = {}  # step -> Future
+
+    def get(self, step: int):
+        for s in [s for s in self.pending if not step <= s < step + self.depth]:
+            self.pending.pop(s).cancel()  # a jump (resume, or a caller that skips): no longer wanted
+        for s in range(step, step + self.depth):
+            if s not in self.pending:
+                self.pending[s] = self.pool.submit(self.make, s)
+        return self.pending.pop(step).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending.clear()
+
+
 def open_dataset(path, crop=(128, 128), span: int = None, targets: int = 1, augment: bool = True,
                  preset: str = None, hard_fraction: float = 1.0):
     """A FlowCache for an `.npz` file, else a ClipDataset (a prepared `train/` folder, or the dataset

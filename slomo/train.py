@@ -20,7 +20,7 @@ import torch
 from . import metrics, runtime
 from .checkpoint import atomic_save, read_checkpoint
 from .config import ModelConfig
-from .data import collate, open_dataset
+from .data import Prefetcher, collate, open_dataset
 from .errors import CheckpointError, InputError
 from .losses import (
     REFERENCE_WEIGHTS,
@@ -50,6 +50,8 @@ class TrainConfig:
                 init shrinks activations ~20x through the U-Net, which makes a zero head learn very slowly
     weights:    loss weights; the reference's are 204/102/0.005/1 (reconstruction/warping/perceptual/smoothness)
     vgg_weights: torchvision VGG16 weights file for the perceptual loss ("" = torchvision's cache, if present)
+    loader_threads: threads making the next batches while a step runs (they are the same batches);
+                -1 = auto: up to 4 on a GPU, none on a CPU (where the cores are busy training)
     """
     data: str = ""
     val: str = ""
@@ -85,6 +87,7 @@ class TrainConfig:
     ckpt_every: int = 500
     image_every: int = 0
     threads: int = 0
+    loader_threads: int = -1
     progress: bool = True
 
     def __post_init__(self):
@@ -118,6 +121,9 @@ class TrainConfig:
         self.weights = {k: float(self.weights.get(k, 0.0)) for k in REFERENCE_WEIGHTS}
         if any(v < 0 for v in self.weights.values()):
             raise InputError(f"loss weights must be >= 0, got {self.weights}")
+        v = self.loader_threads
+        if not isinstance(v, int) or isinstance(v, bool) or v < -1:
+            raise InputError(f"loader_threads must be -1 (auto), 0 (none) or more, got {v!r}")
         if self.precision not in runtime.PRECISIONS:
             raise InputError(f"precision must be one of {runtime.PRECISIONS}, got {self.precision!r}")
         if not self.data:
@@ -257,6 +263,10 @@ class Trainer:
                 self.notes.append(msg)
                 if rank == 0:
                     print(f"slomo train: {msg}", flush=True)
+        n = cfg.loader_threads
+        if n < 0:  # auto: on a GPU, making each batch inside the step took ~80% of it (bench/README.md)
+            n = min(4, max(1, (os.cpu_count() or 2) - 1)) if self.device.type == "cuda" else 0
+        self.prefetch = Prefetcher(self.batch, n) if n else None
         self.val = None
         if cfg.val and rank == 0:
             from .evaluate import load_dataset
@@ -320,7 +330,7 @@ class Trainer:
     def step(self) -> tuple:
         """One optimisation step. Returns (loss float, metrics dict)."""
         cfg = self.cfg
-        b = self.batch(self.step_no)
+        b = self.prefetch.get(self.step_no) if self.prefetch else self.batch(self.step_no)
         dev, fmt = self.device, self.fmt
         I0 = b["I0"].to(dev).contiguous(memory_format=fmt)
         I1 = b["I1"].to(dev).contiguous(memory_format=fmt)
@@ -355,6 +365,12 @@ class Trainer:
                 m["psnr"] = float(metrics.psnr(pred, It.flatten(0, 1)).mean())
         self._last = (b, out)
         return float(loss.detach()), m
+
+    def close(self) -> None:
+        """Stop the batch-making threads (`train` calls this; call it when driving a Trainer by hand)."""
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
 
     # ---- saving and resuming ---------------------------------------------------------------------------------
     def metadata(self, val: dict = None) -> dict:
@@ -427,7 +443,8 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
             if saved and saved != now:  # keys added to TrainConfig since the run began count at their default
                 diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else
                                                  k not in defaults or defaults[k] != now[k]))
-                if set(diff) - {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads"}:
+                if set(diff) - {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads",
+                                    "loader_threads"}:
                     raise InputError(f"{out} holds a run with a different config ({', '.join(diff)}); "
                                      f"use another out folder")
         tmp = out / ".config.json.tmp"
@@ -494,6 +511,7 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
                   flush=True)
         raise
     finally:
+        trainer.close()
         bar.close()
         if writer is not None:
             writer.close()

@@ -2,8 +2,8 @@
 import sys
 
 import torch
-
 from conftest import REPO
+
 from slomo import SuperSloMo, write_reference_checkpoint
 
 sys.path.insert(0, str(REPO / "bench"))

@@ -164,3 +164,23 @@ def test_sequence_triplets_and_flow_cache(tmp_path):
     err = cache.flow_errors()
     hard = FlowCache(path, crop=(32, 32), hard_fraction=0.5)
     assert len(hard) == 2 and set(hard.index.tolist()) == set(torch.argsort(err)[2:].tolist())
+
+
+def test_prefetcher_returns_what_make_returns_in_any_order():
+    import threading
+
+    from slomo.data import Prefetcher
+    threads = set()
+
+    def make(step):
+        threads.add(threading.current_thread().name)
+        return {"step": step, "x": int(torch.randint(0, 10**9, (1,), generator=torch.Generator().manual_seed(step)))}
+    p = Prefetcher(make, threads=2)
+    try:
+        for step in [0, 1, 2, 7, 8, 3, 3, 20]:  # in order, a jump ahead, back (a resume), a repeat
+            assert p.get(step) == make(step)
+        assert any(name.startswith("slomo-batch") for name in threads)
+        assert all(s >= 20 for s in p.pending)  # nothing queued for steps left behind
+    finally:
+        p.close()
+    assert not p.pending

@@ -217,3 +217,19 @@ def test_flow_warmup_regresses_the_flow_network_onto_dis(clips, tmp_path):
     with pytest.raises(InputError, match="flow_warmup needs"):
         Trainer(tiny(clips, tmp_path, data=str(cache), crop=32, flow_warmup=5,
                      model={**TINY_MODEL, "flow": "dis", "dis_preset": "ultrafast"}))
+
+
+def test_loader_threads_give_the_same_batches_and_losses(clips, tmp_path):
+    runs = {}
+    for n in (0, 2):
+        trainer = Trainer(tiny(clips, tmp_path / f"t{n}", loader_threads=n, augment=True))
+        try:
+            assert (trainer.prefetch is None) == (n == 0)
+            runs[n] = [trainer.step()[0] for _ in range(4)]
+        finally:
+            trainer.close()
+    assert runs[2] == pytest.approx(runs[0], rel=1e-6)
+    assert Trainer(tiny(clips, tmp_path / "auto")).prefetch is None  # auto: none on a CPU
+    for bad in (-2, True, 1.5):
+        with pytest.raises(InputError, match="loader_threads"):
+            tiny(clips, tmp_path, loader_threads=bad)
