@@ -21,9 +21,11 @@ def newest(name):
 
 
 def newest_speed_runs(n=8):
-    """The newest n records of bench/convert_speed.py."""
+    """The newest n CPU records of bench/convert_speed.py (GPU runs are drawn apart)."""
     path = common.RESULTS / "convert_speed.json"
-    return json.loads(path.read_text())[-n:] if path.is_file() else None
+    if not path.is_file():
+        return None
+    return [r for r in json.loads(path.read_text()) if r.get("device", "cpu") == "cpu"][-n:]
 
 
 def newest_cases():
@@ -47,13 +49,14 @@ def fullest(name):
 
 
 def main():
-    speed, abl, mem, matrix = newest("convert_speed"), newest("ablation"), newest_cases(), fullest("matrix")
-    fig, axes = plt.subplots(1, 4, figsize=(23, 5.2))
-    cpu = (speed or abl or {}).get("machine", {}).get("cpu", "?")
-    fig.suptitle(f"slomo on {cpu}, no GPU, shared machine (numbers noisy; see bench/README.md)", fontsize=11)
+    runs, abl, mem, matrix = newest_speed_runs(), newest("ablation"), newest_cases(), fullest("matrix")
+    cuda = newest("cuda_speed")
+    fig, axes = plt.subplots(1, 5, figsize=(28, 5.2))
+    cpu = ((runs or [None])[-1] or abl or {}).get("machine", {}).get("cpu", "?")
+    fig.suptitle(f"slomo on {cpu}, 2 cores, no GPU (numbers noisy; see bench/README.md)"
+                 + (f"; last panel: {cuda['gpu']}" if cuda else ""), fontsize=11)
 
     ax = axes[0]
-    runs = newest_speed_runs()
     if runs:
         labels = [f"{r['frames_in']} fr, {r['threads']} thr" for r in runs]
         ratios = [r["speedup"]["wall_s"] for r in runs]
@@ -102,6 +105,20 @@ def main():
         ax.set_title(f"bench matrix: {matrix['cases'][rows[0][0]]['frames_in']} input frames,\n"
                      f"threads={matrix['threads']} (4K: slomo only)", fontsize=10)
         ax.legend()
+    ax = axes[4]
+    if cuda:
+        names = ["reference-style fp32", "slomo fp32", "slomo bf16", "slomo fp16"]
+        names = [n for n in names if n in cuda["timings"]]
+        secs = [cuda["timings"][n]["median_s"] for n in names]
+        ax.bar(range(len(names)), secs, color=["tab:gray"] + ["tab:blue"] * (len(names) - 1))
+        ax.axhline(0.2, color="red", ls="--", label="target 0.2 s (H100-class GPU)")
+        for i, v in enumerate(secs):
+            ax.text(i, v, f"{v:.3f} s", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("seconds (median; GPU synchronised)")
+        ax.set_title(f"{cuda['intermediate_frames']} frames of one {cuda['size']} pair on {cuda['gpu']},\n"
+                     "full-size model (bench/cuda_speed.py)", fontsize=10)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     out = common.RESULTS / "bench.png"
     fig.savefig(out, dpi=90)
