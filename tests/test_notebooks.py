@@ -69,7 +69,8 @@ def test_super_slomo_respects_injected_parameters(tmp_path):
     out = tmp_path / "results here"
     path = REPO / "notebooks" / "Super-SloMo.ipynb"
     nb = inject(nbformat.read(path, as_version=4),
-                {"video_path": str(video), "scale": 2, "output_dir": str(out), "checkpoint": None, "fast": True})
+                {"video_path": str(video), "scale": 2, "output_dir": str(out), "checkpoint": None, "fast": True,
+                 "mirror": False})
     execute(nb, path.parent)
     written = sorted(p.name for p in out.glob("*.mp4"))
     assert "my holiday clip (2)-first1s-x2.mp4" in written, written
