@@ -6,8 +6,9 @@ Everything runs in one process on one frame pair, after warm-up, timed with the 
 - `reference-style`: bench/reference_convert.py's plain loop (fp32, PyTorch defaults, one t per
   interpolation pass; the flow pass is shared by the t values, as in the reference's video script);
 - `slomo` through `SuperSloMo.interpolate` at fp32, bf16 and fp16, with the cuDNN autotuner off
-  (PyTorch's default) and on (what `slomo convert` uses on CUDA, where every frame has one size);
-- the same at 1080p and 4K (x8), and the shipped DIS checkpoint (DIS runs on the CPU) at the main size.
+  (PyTorch's default, which slomo keeps: on the H200 the autotuner gained nothing) and on;
+- bf16 (the autotuner still on) at 1080p and 4K (x8), and the shipped DIS checkpoint (DIS runs on the
+  CPU) at the main size.
 Each timing starts with the two frames on the GPU and ends with the intermediate frames on the GPU;
 `with_copies` also uploads two uint8 frames and downloads the results as uint8.
 It first checks the GPU against the CPU (warp properties, one fp32 model pass) and the reduced
