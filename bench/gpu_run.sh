@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 6's GPU checks in one go, on a CUDA machine (bench/README.md, "GPU"):
 #
-#     bash bench/gpu_run.sh [all|pipeline|agreement|shipped]
+#     bash bench/gpu_run.sh [all|pipeline|agreement|shipped|matrix]
 #
 # Needs python3 with torch, slomo's other needs (numpy, opencv, tqdm) and, for the end-to-end
 # part, ffmpeg through imageio-ffmpeg. On an offline machine without imageio-ffmpeg it installs the
@@ -48,5 +48,9 @@ common.make_clip(Path('$work/clip.mp4'), 1280, 720, 60, src=Path('data/pancake-f
   done
   python3 bench/convert_speed.py --device cuda --precision auto --width 1920 --height 1080 --frames 20 --scale 8 \
     --threads '' --src data/pancake-flip.mkv --work "$work"
+  ;;
+matrix)  # whole conversions at 360p-4K x x2/x4/x8, each beside the reference-style loop (not at 4K)
+  python3 bench/matrix.py --device cuda --precision auto --threads '' --frames 8 --src data/pancake-flip.mkv \
+    --work "$work" --cases 360p_x2 360p_x4 360p_x8 720p_x2 720p_x4 720p_x8 1080p_x2 1080p_x4 1080p_x8 4K_x2 4K_x8
   ;;
 esac

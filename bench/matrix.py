@@ -41,6 +41,9 @@ def main():
     p.add_argument("--threads", default="1", help="OMP_NUM_THREADS for every process ('' = PyTorch default)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference-style runs")
     p.add_argument("--work", default=None)
+    p.add_argument("--device", default="cpu", help="every process runs on this device (cpu or cuda)")
+    p.add_argument("--precision", default="fp32", help="slomo's precision where a case sets none")
+    p.add_argument("--src", default=str(common.SOURCE_CLIP), help="footage the clips are cut from")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
     ckpt = common.make_reference_weights(work / "SuperSloMo-random.ckpt")
@@ -49,20 +52,21 @@ def main():
     for name in args.cases:
         c = all_cases[name]
         w, h = SIZES[c["size"]]
-        clip = common.make_clip(work / f"clip_{w}x{h}_{args.frames}.mp4", w, h, args.frames)
+        clip = common.make_clip(work / f"clip_{w}x{h}_{args.frames}.mp4", w, h, args.frames, src=Path(args.src))
         frames_out = (args.frames - 1) * c["scale"] + 1
         row = {"size": c["size"], "width": w, "height": h, "scale": c["scale"], "options": " ".join(c["opts"]),
                "frames_in": args.frames, "frames_out": frames_out}
         cmd = [sys.executable, "-m", "slomo", "convert", clip, "-o", work / f"{name}.mp4", "--scale", c["scale"],
-               "--checkpoint", ckpt, "--scene-threshold", "0", "--no-audio", "--overwrite", "-q"] + c["opts"]
+               "--checkpoint", ckpt, "--scene-threshold", "0", "--no-audio", "--overwrite", "-q", "--device", args.device] + c["opts"]
         if "--precision" not in c["opts"]:
-            cmd += ["--precision", "fp32"]
+            cmd += ["--precision", args.precision]
         row["slomo"] = common.timed(cmd, env, cwd=work)
         row["slomo"]["frames_per_s"] = round(frames_out / row["slomo"]["wall_s"], 3)
         if c["ref"] and not args.no_reference:
             ref_out = work / f"{name}.reference.mp4"
             row["reference"] = common.timed([sys.executable, common.BENCH / "reference_convert.py", clip, ref_out,
-                                             "--checkpoint", ckpt, "--scale", c["scale"]], env, cwd=work)
+                                             "--checkpoint", ckpt, "--scale", c["scale"], "--device", args.device],
+                                            env, cwd=work)
             row["reference"]["frames_per_s"] = round(frames_out / row["reference"]["wall_s"], 3)
             row["speedup_wall"] = round(row["reference"]["wall_s"] / row["slomo"]["wall_s"], 3)
             row["agreement"] = common.compare(ref_out, work / f"{name}.mp4")
@@ -71,7 +75,7 @@ def main():
               "slomo", row["slomo"]["wall_s"], "s", row["slomo"]["peak_rss_mb"], "MiB",
               "| ref", row.get("reference", {}).get("wall_s"), flush=True)
     record = {"command": common.command_line(), "machine": common.machine(), "threads": args.threads or "default",
-              "cases": results}
+              "device": args.device, "precision": args.precision, "cases": results}
     print("wrote", common.save_result("matrix", record))
 
 

@@ -44,7 +44,7 @@ def fullest(name):
     path = common.RESULTS / f"{name}.json"
     if not path.is_file():
         return None
-    records = json.loads(path.read_text())
+    records = [r for r in json.loads(path.read_text()) if r.get("device", "cpu") == "cpu"]
     return max(reversed(records), key=lambda r: len(r["cases"]))
 
 
