@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import nnpack
+
 REFERENCE_WIDTHS = (32, 64, 128, 256, 512, 512)
 LEAK = 0.1
 NNPACK_MIN_PIXELS = 512  # measured: at 11x20 (the 1/32 level of 640x352) the default kernel wins
@@ -29,21 +31,15 @@ def nnpack_available() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
-def _mark_nnpack_started() -> bool:
-    return True
-
-
 def nnpack_started() -> bool:
-    """True once this process has run an NNPACK convolution, i.e. started its thread pool
-    (a forked child would inherit the pool without its threads; see `slomo.workers`)."""
-    return _mark_nnpack_started.cache_info().currsize > 0
+    """True once this process has started a thread pool that a forked child would inherit without its
+    threads (see `slomo.workers`): PyTorch's, used only where NNPACK cannot be called directly."""
+    return nnpack.torch_pool_started()
 
 
-def nnpack_conv(x, weight, bias, padding):
-    """torch's NNPACK convolution, x (1,C,H,W) contiguous; records that the pool has started."""
-    _mark_nnpack_started()
-    return torch._nnpack_spatial_convolution(x, weight, bias, padding)
+def nnpack_conv(x, weight, bias, padding, cache=None):
+    """NNPACK convolution of x (1,C,H,W) (`slomo.nnpack.conv2d`); `cache` keeps the kernel transform."""
+    return nnpack.conv2d(x, weight, bias, padding, cache)
 
 
 def _each_item(conv, x):
@@ -55,10 +51,13 @@ def _each_item(conv, x):
 
 def use_nnpack(x, weight) -> bool:
     """Whether a convolution of x (B,C,H,W) with `weight` should run through NNPACK: fp32 CPU
-    inference (no autograd, no autocast) on maps of at least NNPACK_MIN_PIXELS and at least
-    16 output channels. Below that PyTorch's default kernel was as fast or faster here."""
+    inference (no autograd, no autocast). Called directly (`slomo.nnpack`), NNPACK won on every layer
+    but the tiniest maps; through PyTorch's call, on maps of at least NNPACK_MIN_PIXELS with at least
+    16 output channels only (below that PyTorch's default kernel was as fast or faster here)."""
+    direct = nnpack.direct_available()
     return (x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and x.shape[-2] * x.shape[-1] >= NNPACK_MIN_PIXELS and weight.shape[0] >= 16
+            and x.shape[-2] * x.shape[-1] >= (nnpack.MIN_PIXELS if direct else NNPACK_MIN_PIXELS)
+            and (direct or weight.shape[0] >= 16)
             and not torch.is_autocast_enabled("cpu")
             and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
             and nnpack_available())
@@ -72,6 +71,13 @@ class Conv2d(nn.Conv2d):
     """
     nnpack = True
 
+    @property
+    def _kept(self) -> dict:
+        """Where `slomo.nnpack` keeps this layer's kernel transforms (not part of the state dict)."""
+        if "_nnpack_kept" not in self.__dict__:
+            self.__dict__["_nnpack_kept"] = {}
+        return self.__dict__["_nnpack_kept"]
+
     def forward(self, x):
         if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
             return _each_item(self._nnpack, x)
@@ -82,7 +88,7 @@ class Conv2d(nn.Conv2d):
         output has 2 * padding fewer rows. Used by striped evaluation."""
         pad = (0, self.padding[1])
         if self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight):
-            return _each_item(lambda xi: nnpack_conv(xi.contiguous(), self.weight, self.bias, pad), x)
+            return _each_item(lambda xi: nnpack_conv(xi, self.weight, self.bias, pad, self._kept), x)
         return F.conv2d(x, self.weight, self.bias, self.stride, pad)
 
     def _nnpack(self, x):
@@ -92,13 +98,13 @@ class Conv2d(nn.Conv2d):
         ph, pw = self.padding
         rows = max(1, NNPACK_STRIPE_PIXELS // W)
         if H <= rows:
-            return nnpack_conv(x.contiguous(), self.weight, self.bias, self.padding)
+            return nnpack_conv(x, self.weight, self.bias, self.padding, self._kept)
         out = x.new_empty(1, self.out_channels, H, W)
         for r0 in range(0, H, rows):
             r1 = min(H, r0 + rows)
             a, b = max(0, r0 - ph), min(H, r1 + ph)  # input rows with the halo, zero rows beyond the image
             part = F.pad(x[:, :, a:b], (0, 0, a - (r0 - ph), (r1 + ph) - b))
-            out[:, :, r0:r1] = nnpack_conv(part.contiguous(), self.weight, self.bias, (0, pw))
+            out[:, :, r0:r1] = nnpack_conv(part, self.weight, self.bias, (0, pw), self._kept)
         return out
 
 
@@ -188,6 +194,7 @@ class Up(nn.Module):
         if getattr(self, "_poly_key", None) != key:
             self._poly_weights, self._poly_key = polyphase_weights(conv.weight, conv.bias), key
         Wp, bp = self._poly_weights
+        self.__dict__.setdefault("_poly_kept", {})  # Wp's kernel transform (slomo.nnpack)
         (B, _, h, w), (H, W) = x.shape, skip.shape[-2:]
         cat = skip.new_empty(B, 2 * c, H, W)
         cat[:, c:] = skip
@@ -197,7 +204,7 @@ class Up(nn.Module):
 
         for i in range(B):
             xi, out = x[i:i + 1], cat[i, :c]
-            y = nnpack_conv(F.pad(xi, (1, 1, 1, 1), mode="replicate").contiguous(), Wp, bp, (0, 0))
+            y = nnpack_conv(F.pad(xi, (1, 1, 1, 1), mode="replicate"), Wp, bp, (0, 0), self._poly_kept)
             out.view(c, h, 2, w, 2).copy_(y.view(c, 2, 2, h, w).permute(0, 3, 1, 4, 2))
             out[:, :1] = F.conv2d(up(xi[:, :, :2])[:, :, :2], conv.weight, conv.bias, padding=1)[0, :, :1]
             out[:, -1:] = F.conv2d(up(xi[:, :, -2:])[:, :, -2:], conv.weight, conv.bias, padding=1)[0, :, -1:]

@@ -48,13 +48,18 @@ def test_forked_helpers_from_the_command_line(tmp_path, clip_and_ckpt):
     assert a.shape == b.shape == (16, 64, 96, 3) and np.abs(a - b).max() <= 1
 
 
-def test_fork_is_unsafe_once_nnpack_has_run(clip_and_ckpt):
-    code = ("import torch, slomo.workers as w; from slomo.networks import UNet; a = w.fork_is_safe(); "
-            
-            "torch.set_grad_enabled(False); UNet(6, 4, 0.25)(torch.rand(1, 6, 64, 64)); "
+@pytest.mark.parametrize("direct", [True, False])
+def test_fork_is_unsafe_once_pytorchs_nnpack_pool_has_started(clip_and_ckpt, direct):
+    from slomo import nnpack
+    if direct and not nnpack.direct_available():
+        pytest.skip("NNPACK cannot be called directly here")
+    off = "" if direct else "import slomo.nnpack as n; n._library = lambda: None; "
+    code = (f"import torch, slomo.workers as w; from slomo.networks import UNet; {off}torch.set_num_threads(2); "
+            "a = w.fork_is_safe(); torch.set_grad_enabled(False); UNet(6, 4, 0.25)(torch.rand(1, 6, 64, 64)); "
             "print(a, w.fork_is_safe())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["True", "False"]
+    # called directly, NNPACK's pool belongs to this process (a forked child makes its own)
+    assert out.stdout.split() == ["True", "True" if direct else "False"]
 
 
 def test_helper_failure_is_one_line_and_leaves_no_file(tmp_path, clip_and_ckpt, monkeypatch):
