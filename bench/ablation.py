@@ -30,24 +30,26 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.set_grad_enabled(False)
-    from slomo import SuperSloMo, networks
+    from slomo import SuperSloMo, networks, nnpack
     from slomo.networks import Conv2d
     work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
     ckpt = common.make_reference_weights(work / "SuperSloMo-random.ckpt")
     model = SuperSloMo.from_checkpoint(ckpt, device="cpu")
     fc, at = reference_convert.load_reference(ckpt)
     poly_min = networks.POLYPHASE_MIN_PIXELS
+    library = nnpack._library
     g = torch.Generator().manual_seed(0)
     I0 = torch.rand(1, 3, args.height, args.width, generator=g)
     I1 = torch.roll(I0, (3, 5), (2, 3))
     ts = [k / args.scale for k in range(1, args.scale)]
 
-    def slomo(nnpack, channels_last, max_batch, polyphase=True):
+    def slomo(use_nnpack, channels_last, max_batch, polyphase=True, direct=True):
         def run():
             networks.POLYPHASE_MIN_PIXELS = poly_min if polyphase else 1 << 62
+            nnpack._library = library if direct else (lambda: None)  # without it: PyTorch's NNPACK call
             for m in model.modules():
                 if isinstance(m, Conv2d):
-                    m.nnpack = nnpack
+                    m.nnpack = use_nnpack
             fmt = torch.channels_last if channels_last else torch.contiguous_format
             model.to(memory_format=fmt)
             a, b = I0.contiguous(memory_format=fmt), I1.contiguous(memory_format=fmt)
@@ -60,8 +62,9 @@ def main():
         "default kernels, channels_last, 1 t/pass": slomo(False, True, 1),
         "default kernels, channels_last, all t in one pass": slomo(False, True, None),
         "NNPACK, all t in one pass": slomo(True, False, None),
-        "NNPACK, 1 t/pass, decoder upsampling as before": slomo(True, False, 1, polyphase=False),
-        "NNPACK, 1 t/pass, polyphase decoder (what slomo uses)": slomo(True, False, 1),
+        "NNPACK, 1 t/pass, decoder upsampling as before": slomo(True, False, 1, polyphase=False, direct=False),
+        "NNPACK, 1 t/pass, polyphase decoder": slomo(True, False, 1, direct=False),
+        "NNPACK called directly, polyphase decoder (what slomo uses)": slomo(True, False, 1),
     }
     best = {k: float("inf") for k in variants}
     wall = {k: float("inf") for k in variants}
@@ -76,7 +79,7 @@ def main():
     rows = [{"variant": k, "cpu_s_per_pair": round(v, 3), "wall_s_per_pair": round(wall[k], 3),
              "speedup_vs_reference": round(base / v, 3)} for k, v in best.items()]
     for row in rows:
-        print(f"{row['variant']:<52} {row['cpu_s_per_pair']:7.2f} s  x{row['speedup_vs_reference']:.2f}")
+        print(f"{row['variant']:<60} {row['cpu_s_per_pair']:7.2f} s  x{row['speedup_vs_reference']:.2f}")
     record = {"command": common.command_line(), "machine": common.machine(), "width": args.width,
               "height": args.height, "scale": args.scale, "threads": 1, "load_after": common.load(), "rows": rows}
     print("wrote", common.save_result("ablation", record))
