@@ -100,6 +100,12 @@ class SuperSloMo(nn.Module):
     def device(self) -> torch.device:
         return self.interp.conv1.weight.device
 
+    def prepare(self, height: int, width: int) -> int:
+        """Compute now the NNPACK kernel transforms that fp32 CPU inference on (height, width) frames
+        keeps (`UNet.prepare`); returns how many."""
+        H, W = -(-height // 32) * 32, -(-width // 32) * 32
+        return sum(net.prepare(H, W) for net in (self.flow, self.interp) if net is not None)
+
     # ---- the computation ----------------------------------------------------------------
     def flows(self, I0, I1):
         """Bidirectional flow, sized for the pair padded to multiples of 32.

@@ -83,6 +83,14 @@ class Conv2d(nn.Conv2d):
             return _each_item(self._nnpack, x)
         return super().forward(x)
 
+    def prepare(self, height: int, width: int) -> bool:
+        """Compute now the NNPACK kernel transform that inference on (height, width) maps keeps
+        (`slomo.nnpack`); True when one is kept."""
+        x = self.weight.new_empty(1).expand(1, self.in_channels, height, width)  # shape only, no memory
+        with torch.no_grad():
+            return (self.nnpack and self.stride == (1, 1) and use_nnpack(x, self.weight)
+                    and nnpack.keep(self.weight, x.shape, self.padding, self._kept))
+
     def rows(self, x):
         """The convolution of rows given with their halo: zero padding in columns only, so the
         output has 2 * padding fewer rows. Used by striped evaluation."""
@@ -264,6 +272,22 @@ class UNet(nn.Module):
         self.up4 = Up(c[2], c[1])
         self.up5 = Up(c[1], c[0])
         self.conv3 = Conv2d(c[0], out_channels, 3, padding=1)
+
+    def levels(self):
+        """(convolution, level) for every convolution; at level l its maps are (H / 2^l, W / 2^l).
+        The decoder's polyphase and striped paths run only on maps larger than any whose kernel
+        transform is kept, so they need no entry of their own."""
+        yield from ((self.conv1, 0), (self.conv2, 0))
+        for i, down in enumerate((self.down1, self.down2, self.down3, self.down4, self.down5), start=1):
+            yield from ((down.conv1, i), (down.conv2, i))
+        for i, up in enumerate((self.up1, self.up2, self.up3, self.up4, self.up5)):
+            yield from ((up.conv1, 4 - i), (up.conv2, 4 - i))
+        yield self.conv3, 0
+
+    def prepare(self, height: int, width: int) -> int:
+        """Compute now the NNPACK kernel transforms that fp32 CPU inference at (height, width), multiples
+        of 32, keeps (before forking helper processes, which then share them); returns how many."""
+        return sum(conv.prepare(height >> level, width >> level) for conv, level in self.levels())
 
     def forward(self, x):  # x: (B,C,H,W), H and W multiples of 32
         x = F.leaky_relu(self.conv2(F.leaky_relu(self.conv1(x), LEAK, inplace=True)), LEAK, inplace=True)

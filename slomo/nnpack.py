@@ -130,6 +130,15 @@ def _transform(weight, x_shape, algo, pad, cache):
     return buf
 
 
+def keep(weight, x_shape, padding, cache) -> bool:
+    """Compute now the kernel transform that `conv2d` keeps for maps of x_shape (1,C,H,W) with this
+    padding (the output is H x W), if it keeps one there. True when one is kept."""
+    if not direct_available() or max(weight.shape[-2:]) > 16:
+        return False
+    k = weight.shape[-1] if weight.shape[-1] == weight.shape[-2] else 0
+    return _transform(weight, x_shape, algorithm(k, x_shape[2] * x_shape[3]), padding, cache) is not None
+
+
 def conv2d(x, weight, bias, padding, cache=None):
     """Convolution of x (1,C,H,W) fp32 CPU with weight (O,C,kh,kw) and bias (O,), zero padding
     (ph, pw) on both sides -> (1,O,H+2ph-kh+1,W+2pw-kw+1). Equal to `F.conv2d` to ~1e-5 relative.

@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from . import runtime, scenes
+from . import workers as helper_processes
 from .errors import InputError, SlomoError
 from .files import publish
 from .synthesis import fuse
@@ -202,6 +203,12 @@ class _Interpolator:
     @property
     def reduced(self) -> bool:
         return self.model_size != self.size
+
+    def prepare(self) -> None:
+        """Compute now the model's NNPACK kernel transforms for this frame size (`SuperSloMo.prepare`):
+        called before helpers are forked, so that they share them instead of each computing its own."""
+        if self.name == "superslomo":
+            self.method.prepare(*self.model_size)
 
     def with_times(self, ts) -> "_Interpolator":
         """The same interpolator for other times t (a share of a pair's in-between frames)."""
@@ -458,6 +465,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         if n_helpers:
             import cv2
             threads = (torch.get_num_threads(), cv2.getNumThreads())
+            if helper_processes.fork_is_safe():  # (`workers` is the argument here)
+                interp.prepare()  # on all threads; the forked helpers share what it computes
             for _ in range(n_helpers):
                 helpers.append(Helper(job, interp))  # before this process starts any thread
             single_thread()  # this process is one of the workers
@@ -558,6 +567,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         if len(window) > 1:
             flush(window, thumbs, last=True)
         write_ready(limit=0)
+        for h in helpers:
+            h.end_now()  # every result is in
         writer.put([window[-1]])
         frames_out += 1
         bar.update(1)

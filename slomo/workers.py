@@ -166,6 +166,12 @@ class Helper:
             raise SlomoError(f"a helper process failed: {value}")
         return value
 
+    def end_now(self) -> None:
+        """Kill the helper without waiting: once every result is in, its memory is freed while this
+        process finishes the video (`close` then only collects it)."""
+        if self._proc.is_alive():
+            self._proc.kill()
+
     def close(self, kill: bool = False) -> None:
         try:
             if not kill:

@@ -136,3 +136,23 @@ def test_polyphase_decoder_levels_equal_upsampling(monkeypatch):
         calls.clear()
         net(x[:1].requires_grad_())
     assert not calls
+
+
+def test_prepare_computes_the_kernel_transforms_inference_keeps(monkeypatch):
+    from slomo import nnpack
+    if not nnpack.direct_available():
+        pytest.skip("NNPACK cannot be called directly here")
+    torch.manual_seed(0)
+    net = UNet(20, 5, width=0.5).eval()
+    x = torch.randn(1, 20, 128, 192)
+    # levels 2-4 (32x48 ... 8x12) have at most KEEP_MAX_PIXELS, levels 0-1 more, level 5 (4x6) is under
+    # nnpack.MIN_PIXELS: down2-4 and up1-3, two convolutions each
+    assert net.prepare(128, 192) == 12
+    computed = []
+    real = nnpack._call
+    monkeypatch.setattr(nnpack, "_call", lambda algo, strategy, *a, **k: computed.append(strategy) or real(
+        algo, strategy, *a, **k))
+    with torch.no_grad():
+        net(x)
+    assert nnpack.REUSE in computed and nnpack.PRECOMPUTE not in computed  # everything kept was prepared
+    assert net.prepare(128, 192) == 12 and nnpack.PRECOMPUTE not in computed  # and is not computed twice

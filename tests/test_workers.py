@@ -35,6 +35,21 @@ def test_spawned_helpers_give_the_frames_of_one_process(tmp_path, clip_and_ckpt,
     assert torch.get_num_threads() == threads  # restored after the conversion
 
 
+def test_kernel_transforms_are_prepared_once_before_helpers_are_forked(tmp_path, clip_and_ckpt, monkeypatch):
+    clip, ckpt = clip_and_ckpt
+    calls = []
+    real = video._Interpolator.prepare
+    monkeypatch.setattr(video._Interpolator, "prepare", lambda self: calls.append(self.model_size) or real(self))
+    one = _convert(clip, tmp_path / "one.mp4", ckpt, workers=1)
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
+    _convert(clip, tmp_path / "spawned.mp4", ckpt, workers=2)
+    assert calls == []  # no helper, or spawned helpers that load their own model: nothing to share
+    monkeypatch.setattr(workers, "fork_is_safe", lambda: True)
+    forked = _convert(clip, tmp_path / "forked.mp4", ckpt, workers=2)
+    assert calls == [(64, 96)]
+    assert np.abs(frames_of(one.output) - frames_of(forked.output)).max() <= 1
+
+
 def test_forked_helpers_from_the_command_line(tmp_path, clip_and_ckpt):
     """A fresh `slomo convert` process forks its helper (model already loaded, no threads yet)."""
     clip, ckpt = clip_and_ckpt
