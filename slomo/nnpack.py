@@ -87,6 +87,16 @@ def algorithm(kernel: int, pixels: int) -> int:
     return WT8X8 if kernel == 3 and pixels < FT16_MIN_PIXELS else FT16X16
 
 
+def _direct_for(weight) -> bool:
+    """Whether NNPACK is called directly for this kernel (its FFT and Winograd algorithms: k <= 16)."""
+    return direct_available() and max(weight.shape[-2:]) <= 16
+
+
+def _algorithm_for(weight, pixels: int) -> int:
+    kh, kw = weight.shape[-2:]
+    return algorithm(kh if kh == kw else 0, pixels)
+
+
 def keep_transform(pixels: int) -> bool:
     """Whether the kernel transform for a map of `pixels` output pixels is kept for reuse."""
     return pixels <= KEEP_MAX_PIXELS
@@ -133,17 +143,16 @@ def _transform(weight, x_shape, algo, pad, cache):
 def keep(weight, x_shape, padding, cache) -> bool:
     """Compute now the kernel transform that `conv2d` keeps for maps of x_shape (1,C,H,W) with this
     padding (the output is H x W), if it keeps one there. True when one is kept."""
-    if not direct_available() or max(weight.shape[-2:]) > 16:
+    if not _direct_for(weight):
         return False
-    k = weight.shape[-1] if weight.shape[-1] == weight.shape[-2] else 0
-    return _transform(weight, x_shape, algorithm(k, x_shape[2] * x_shape[3]), padding, cache) is not None
+    return _transform(weight, x_shape, _algorithm_for(weight, x_shape[2] * x_shape[3]), padding, cache) is not None
 
 
 def conv2d(x, weight, bias, padding, cache=None):
     """Convolution of x (1,C,H,W) fp32 CPU with weight (O,C,kh,kw) and bias (O,), zero padding
     (ph, pw) on both sides -> (1,O,H+2ph-kh+1,W+2pw-kw+1). Equal to `F.conv2d` to ~1e-5 relative.
     `cache`: a dict owned by the layer, where the kernel transform is kept between calls."""
-    if not direct_available() or max(weight.shape[-2:]) > 16:  # NNPACK's fast algorithms: k <= 16
+    if not _direct_for(weight):
         _torch_pool_pids.add(os.getpid())
         return torch._nnpack_spatial_convolution(x, weight, bias, tuple(padding))
     bias = bias if bias is not None else x.new_zeros(weight.shape[0])
@@ -157,7 +166,7 @@ def conv2d(x, weight, bias, padding, cache=None):
     x, weight, bias = (t.contiguous() for t in tensors)
     (_, _, H, W), (O, _, kh, kw), (ph, pw) = x.shape, weight.shape, padding
     out = x.new_empty(1, O, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1)
-    algo = algorithm(kh if kh == kw else 0, out.shape[2] * out.shape[3])
+    algo = _algorithm_for(weight, out.shape[2] * out.shape[3])
     kept = _transform(weight, x.shape, algo, padding, cache)
     strategy, w = (REUSE, kept[1]) if kept else (COMPUTE, weight.data_ptr())
     args = (algo, strategy, x.shape, O, padding, (kh, kw), x.data_ptr(), w, bias.data_ptr(), out.data_ptr())

@@ -468,7 +468,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             if helper_processes.fork_is_safe():  # (`workers` is the argument here)
                 interp.prepare()  # on all threads; the forked helpers share what it computes
             for _ in range(n_helpers):
-                helpers.append(Helper(job, interp))  # before this process starts any thread
+                helpers.append(Helper(job, interp))  # before this process starts any Python thread
             single_thread()  # this process is one of the workers
         reader = FrameReader(input, info)
         frames = _Prefetch(reader, QUEUE_FRAMES, on_stop=reader.kill)
