@@ -421,10 +421,15 @@ class Prefetcher:
 
 
 def open_dataset(path, crop=(128, 128), span: int = None, targets: int = 1, augment: bool = True,
-                 preset: str = None, hard_fraction: float = 1.0):
-    """A FlowCache for an `.npz` file, else a ClipDataset (a prepared `train/` folder, or the dataset
-    root, whose `train/` is then used)."""
+                 preset: str = None, hard_fraction: float = 1.0, hard_crops: int = 1, hard_prob: float = 0.5):
+    """A FlowCache for an `.npz` file, a FootageDataset for a footage cache folder (`slomo.footage`),
+    else a ClipDataset (a prepared `train/` folder, or the dataset root, whose `train/` is then used)."""
+    from .footage import FootageDataset, is_footage_cache
     path = Path(path)
+    if is_footage_cache(path):
+        if crop[0] != crop[1]:
+            raise InputError(f"footage caches take square crops, got {tuple(crop)}")
+        return FootageDataset(path, crop[0], augment, preset, hard_crops, hard_prob)
     if path.suffix == ".npz":
         return FlowCache(path, crop, augment, preset, hard_fraction)
     if (path / "train").is_dir():

@@ -259,6 +259,8 @@ class EvalResult:
             lines.append(f"{r['sample'][:28]:<28} {r['t']:6.3f} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['ie']:7.2f}")
         m = self.means
         lines.append(f"{'mean (' + str(len(self.rows)) + ')':<28} {'':>6} {m['psnr']:7.2f} {m['ssim']:7.4f} {m['ie']:7.2f}")
+        if "separation" in m:
+            lines.append(f"visibility separation (mean over samples with occlusion labels): {m['separation']:.3f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -271,7 +273,8 @@ class EvalResult:
             text = json.dumps(self.to_dict(), indent=1)
         elif path.suffix.lower() == ".csv":
             buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+            cols = COLUMNS + (("separation",) if "separation" in self.means else ())
+            w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
             w.writeheader()
             w.writerows(self.rows)
             w.writerow({"sample": "mean", "t": "", **self.means})
@@ -340,6 +343,8 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
     dev = getattr(model, "device", None)
     dev = dev if isinstance(dev, torch.device) else torch.device("cpu")
     rows, kept = [], []
+    from .model import SuperSloMo
+    has_visibility = isinstance(model, SuperSloMo)  # the model's own visibility map is scored too
     samples = dataset.samples
     if progress:
         from tqdm import tqdm
@@ -354,8 +359,15 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
         if min(I0.shape[-2:]) < 11:
             raise InputError(f"sample {s.name}: frames of {I0.shape[3]}x{I0.shape[2]} are too small for SSIM (11x11 at least)")
         ts = [t for t, _ in s.targets]
+        sep = None
         with torch.no_grad():
-            pred = model.interpolate(I0.to(dev), I1.to(dev), ts, **kw)[0].float().cpu().clamp(0, 1)  # (T,3,H,W)
+            if has_visibility:
+                pred, aux = model.interpolate(I0.to(dev), I1.to(dev), ts, return_aux=True, **kw)
+                sep = metrics.visibility_separation(aux["Vt0"][0].cpu(), aux["g0_refined"][0].float().cpu(),
+                                                    aux["g1_refined"][0].float().cpu(), torch.cat(gts))
+                pred = pred[0].float().cpu().clamp(0, 1)  # (T,3,H,W)
+            else:
+                pred = model.interpolate(I0.to(dev), I1.to(dev), ts, **kw)[0].float().cpu().clamp(0, 1)
         if quantize:
             pred = torch.round(pred * 255) / 255
         gt = torch.cat(gts)  # (T,3,H,W)
@@ -364,10 +376,15 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
         for k, t in enumerate(ts):
             row = {"sample": s.name, "t": round(float(t), 6)}
             row.update({m: float(v[k]) for m, v in values.items()})
+            if sep is not None:
+                row["separation"] = float(sep[k])
             rows.append(row)
             if worst > 0:
                 item = (-row["psnr"], len(rows), s.name, t, I0[0], pred[k], gt[k], I1[0])
                 (heapq.heappush if len(kept) < worst else heapq.heappushpop)(kept, item)
     means = {m: float(np.mean([r[m] for r in rows])) if rows else math.nan for m in ("psnr", "ssim", "ie")}
+    if has_visibility:  # triplets without pixels of both kinds (NaN) do not count
+        seps = [r["separation"] for r in rows if not math.isnan(r["separation"])]
+        means["separation"] = float(np.mean(seps)) if seps else math.nan
     worst_imgs = [(-n, name, t, _u8(a), _u8(p), _u8(g), _u8(b)) for n, _, name, t, a, p, g, b in kept]
     return EvalResult(method_name(method), dataset.name, rows, means, worst_imgs)

@@ -14,6 +14,10 @@ from torch.nn import functional as F
 from .warp import backward_warp
 
 REFERENCE_WEIGHTS = {"reconstruction": 204.0, "warping": 102.0, "perceptual": 0.005, "smoothness": 1.0}
+# terms the reference does not have; they default to 0 (off)
+EXTRA_WEIGHTS = {"visibility": 0.0}
+LOSS_WEIGHTS = {**REFERENCE_WEIGHTS, **EXTRA_WEIGHTS}
+VISIBILITY_MARGIN = 20 / 255  # warps whose distances to the truth differ by more than this label a pixel
 VGG16_URL_NAME = "vgg16-397923af.pth"  # the file name torchvision's cache uses for VGG16 weights
 VGG16_CONV4_3 = 22  # index after conv4_3's ReLU in torchvision's vgg16().features
 
@@ -70,6 +74,34 @@ def flow_regression_loss(F01, F10, D01, D10):
     def epe(a, b):
         return (a.float() - b.float()).square().sum(1).add(1e-6).sqrt().mean()
     return 0.5 * (epe(F01, D01) + epe(F10, D10))
+
+
+def visibility_labels(g0, g1, It, margin: float = VISIBILITY_MARGIN):
+    """Which input to trust at each pixel: where the two warped inputs' distances to the true frame
+    (mean over channels) differ by more than `margin`, the closer one.
+
+    g0, g1, It: (N,3,H,W) float RGB in [0,1]
+    returns trust0, trust1: (N,1,H,W) bool (both False where neither is clearly closer)
+    """
+    d0 = (g0.float() - It.float()).abs().mean(1, keepdim=True)
+    d1 = (g1.float() - It.float()).abs().mean(1, keepdim=True)
+    return d1 - d0 > margin, d0 - d1 > margin
+
+
+def visibility_loss(Vt0, g0, g1, It, margin: float = VISIBILITY_MARGIN):
+    """Binary cross-entropy of Vt0 against `visibility_labels` (1 = trust I0), over the labelled
+    pixels only, a direct signal for the visibility map where occlusion makes one input wrong.
+
+    Vt0:        (N,1,H,W) float in [0,1]
+    g0, g1, It: (N,3,H,W) float RGB in [0,1]; the labels are not differentiated
+    returns a scalar tensor (0 when no pixel is labelled)
+    """
+    with torch.no_grad():
+        trust0, trust1 = visibility_labels(g0, g1, It, margin)
+        mask = (trust0 | trust1).float()
+    V = Vt0.float().clamp(1e-6, 1 - 1e-6)
+    bce = F.binary_cross_entropy(V, trust0.float(), reduction="none")
+    return (bce * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 def perceptual_loss(features, pred, target):
@@ -134,7 +166,8 @@ def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode
     out:     the dict from `SuperSloMo.forward` (It (B,T,3,H,W), F01, F10, Ft0, Ft1, ...)
     I0, I1:  (B,3,H,W) float RGB in [0,1]
     It:      (B,T,3,H,W) float RGB in [0,1], ground truth
-    weights: {"reconstruction", "warping", "perceptual", "smoothness"} -> float (0 switches a term off)
+    weights: {"reconstruction", "warping", "perceptual", "smoothness", "visibility"} -> float
+             (0 or missing switches a term off)
     features: VGG16 conv4_3 callable or None (perceptual term then skipped)
     returns (loss scalar tensor, dict of float terms)
     """
@@ -148,5 +181,8 @@ def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode
         terms["smoothness"] = smoothness_loss(out["F01"], out["F10"])
     if weights.get("perceptual", 0) and features is not None:
         terms["perceptual"] = perceptual_loss(features, pred, gt)
+    if weights.get("visibility", 0):
+        flat = {k: out[k].reshape(B * T, *out[k].shape[2:]) for k in ("Vt0", "g0_refined", "g1_refined")}
+        terms["visibility"] = visibility_loss(flat["Vt0"], flat["g0_refined"], flat["g1_refined"], gt)
     loss = sum(weights[k] * v for k, v in terms.items())
     return loss, {k: float(v.detach()) for k, v in terms.items()}

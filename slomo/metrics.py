@@ -41,3 +41,22 @@ def interpolation_error(pred, target):
     """Middlebury IE: root-mean-square difference in 0-255 grey levels over all channels."""
     d = (pred.float() - target.float()) * 255
     return torch.sqrt((d ** 2).flatten(1).mean(1))
+
+
+def visibility_separation(Vt0, g0, g1, It, margin: float = 20 / 255):
+    """How well a visibility map tells which input to trust: over the pixels where the two refined
+    warps' distances to the true frame differ by more than `margin` (20 grey levels), the mean Vt0
+    where I0's warp is closer minus the mean Vt0 where I1's is. A flat map scores 0, a perfect one 1.
+
+    Vt0:        (B,1,H,W) float in [0,1]
+    g0, g1, It: (B,3,H,W) float RGB in [0,1]
+    returns (B,) float; NaN for an item with no labelled pixel of either kind
+    """
+    d0 = (g0.float() - It.float()).abs().mean(1, keepdim=True)
+    d1 = (g1.float() - It.float()).abs().mean(1, keepdim=True)
+    trust0, trust1 = (d1 - d0 > margin).float(), (d0 - d1 > margin).float()
+    V = Vt0.float()
+    n0, n1 = trust0.flatten(1).sum(1), trust1.flatten(1).sum(1)
+    m0 = (V * trust0).flatten(1).sum(1) / n0
+    m1 = (V * trust1).flatten(1).sum(1) / n1
+    return torch.where((n0 > 0) & (n1 > 0), m0 - m1, torch.full_like(m0, float("nan")))

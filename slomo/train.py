@@ -23,6 +23,7 @@ from .config import ModelConfig
 from .data import Prefetcher, collate, open_dataset
 from .errors import CheckpointError, InputError
 from .losses import (
+    LOSS_WEIGHTS,
     REFERENCE_WEIGHTS,
     flow_regression_loss,
     load_vgg16_conv4_3,
@@ -46,9 +47,15 @@ class TrainConfig:
     flow_warmup: steps (from step 0) in which only the flow network learns, regressed onto the DIS flow
                 of a flow-cache `.npz` (the `unet` front end's warm start); end-to-end training follows
     zero_head:  zero the interpolation network's last convolution, so step 0 is plain flow interpolation
+    visibility_init: with zero_head, the visibility channel of that convolution is drawn from a normal
+                of this std instead (0 = zero too): a zero visibility logit is exactly 0.5 everywhere
+                and, with every head weight zero, no gradient reaches the rest of the network
+    hard_crops: for a footage cache (data = its folder): of this many random crops, `hard_prob` of the
+                samples take the one where the two warps disagree most (1 = plain random crops)
     kaiming_init: He-normal init (leaky ReLU 0.1) of networks not loaded from `init`; PyTorch's default
                 init shrinks activations ~20x through the U-Net, which makes a zero head learn very slowly
-    weights:    loss weights; the reference's are 204/102/0.005/1 (reconstruction/warping/perceptual/smoothness)
+    weights:    loss weights; the reference's are 204/102/0.005/1 (reconstruction/warping/perceptual/smoothness);
+                `visibility` (default 0) adds `losses.visibility_loss`
     vgg_weights: torchvision VGG16 weights file for the perceptual loss ("" = torchvision's cache, if present)
     loader_threads: threads making the next batches while a step runs (they are the same batches);
                 -1 = auto: up to 4 on a GPU, none on a CPU (where the cores are busy training)
@@ -61,6 +68,9 @@ class TrainConfig:
     init_flow_only: bool = False
     flow_warmup: int = 0
     zero_head: bool = False
+    visibility_init: float = 0.0
+    hard_crops: int = 1
+    hard_prob: float = 0.5
     kaiming_init: bool = False
     steps: int = 1000
     batch_size: int = 8
@@ -115,10 +125,16 @@ class TrainConfig:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.grad_clip < 0:
             raise InputError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
-        unknown = sorted(set(self.weights) - set(REFERENCE_WEIGHTS))
+        unknown = sorted(set(self.weights) - set(LOSS_WEIGHTS))
         if unknown:
-            raise InputError(f"unknown loss weights: {', '.join(unknown)} (known: {', '.join(REFERENCE_WEIGHTS)})")
-        self.weights = {k: float(self.weights.get(k, 0.0)) for k in REFERENCE_WEIGHTS}
+            raise InputError(f"unknown loss weights: {', '.join(unknown)} (known: {', '.join(LOSS_WEIGHTS)})")
+        self.weights = {k: float(self.weights.get(k, 0.0)) for k in LOSS_WEIGHTS}
+        if not isinstance(self.hard_crops, int) or isinstance(self.hard_crops, bool) or self.hard_crops < 1:
+            raise InputError(f"hard_crops must be a positive integer, got {self.hard_crops!r}")
+        if not 0 <= self.hard_prob <= 1:
+            raise InputError(f"hard_prob must be in [0, 1], got {self.hard_prob}")
+        if not 0 <= self.visibility_init < 10:
+            raise InputError(f"visibility_init must be in [0, 10), got {self.visibility_init}")
         if any(v < 0 for v in self.weights.values()):
             raise InputError(f"loss weights must be >= 0, got {self.weights}")
         v = self.loader_threads
@@ -201,21 +217,42 @@ def validate(model, dataset) -> dict:
     `slomo.evaluate.evaluate` that the CLI and the notebooks use.
 
     dataset: a folder (layout detected) or a `slomo.evaluate.Dataset`
-    returns {"psnr": float, "ssim": float, "n": int}
+    returns {"psnr": float, "ssim": float, "separation": float, "n": int}; for a `dis` model also
+    "front_end_psnr", its flow interpolation without the network (`baselines.FlowInterp`), when
+    `front_end` is true
     """
     from .evaluate import evaluate
     res = evaluate(model, dataset)
-    return {"psnr": res.means["psnr"], "ssim": res.means["ssim"], "n": len(res.rows)}
+    out = {"psnr": res.means["psnr"], "ssim": res.means["ssim"],
+           "separation": res.means.get("separation", math.nan), "n": len(res.rows)}
+    return out
+
+
+def front_end_psnr(config: ModelConfig, dataset) -> float:
+    """Mean PSNR of a `dis` model's flow interpolation without its network (the same DIS preset,
+    padding and mirror-image ensemble): what the network's gain is measured against."""
+    from .baselines import FlowInterp
+    from .evaluate import evaluate
+    method = FlowInterp(preset=config.dis_preset, padding=config.padding, flip_ensemble=config.flip_ensemble)
+    return evaluate(method, dataset).means["psnr"]
 
 
 def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """The global RNG states as tensors and plain containers (loadable with weights_only=True)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "python": {"version": version, "state": list(internal), "gauss": py_gauss}}
 
 
 def _set_rng_state(s: dict) -> None:
     torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])
-    random.setstate(s["python"])
+    n = s["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = s["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
 
 
 def _seed_all(seed: int) -> None:
@@ -233,7 +270,9 @@ class Trainer:
         self.precision = runtime.resolve_precision(cfg.precision, self.device)
         self.out = Path(cfg.out)
         if cfg.threads:
+            import cv2
             torch.set_num_threads(cfg.threads)
+            cv2.setNumThreads(cfg.threads)  # DIS flow in validation
         _seed_all(cfg.seed)
         self.model = self._build_model().to(self.device)
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -249,7 +288,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
         preset = cfg.model_config.dis_preset if cfg.model_config.flow == "dis" else None
         self.data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset,
-                                 cfg.hard_fraction)
+                                 cfg.hard_fraction, cfg.hard_crops, cfg.hard_prob)
         has_flows = getattr(self.data, "flows", None) is not None
         if cfg.flow_warmup and (cfg.model_config.flow != "unet" or not has_flows):
             raise InputError("flow_warmup needs flow = 'unet' and a flow cache (.npz) as data (its DIS flow "
@@ -300,6 +339,9 @@ class Trainer:
         if cfg.zero_head:
             torch.nn.init.zeros_(model.interp.conv3.weight)
             torch.nn.init.zeros_(model.interp.conv3.bias)
+            if cfg.visibility_init:
+                with torch.no_grad():
+                    model.interp.conv3.weight[4:5].normal_(0.0, cfg.visibility_init)
         return model
 
     # ---- batches ----------------------------------------------------------------------------------------------
@@ -386,7 +428,12 @@ class Trainer:
         return atomic_save(state, self.out / "state.pt")
 
     def load_state(self, path) -> None:
-        s = torch.load(path, map_location="cpu", weights_only=False)
+        """Resume from `save_state`'s file, loaded safely (tensors and plain containers only)."""
+        try:
+            s = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - unpickling refused, or a corrupt/truncated file
+            raise CheckpointError(f"{path}: cannot resume from this training state ({type(e).__name__}); "
+                                  f"start over with --fresh") from e
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
         self.sched.load_state_dict(s["sched"])
@@ -470,9 +517,13 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
     try:
         if rank == 0 and trainer.step_no == 0 and trainer.val:
             v = validate(trainer.model, trainer.val)
+            if cfg.model_config.flow == "dis":
+                v["front_end_psnr"] = front_end_psnr(cfg.model_config, trainer.val)
+                writer.add_scalar("val/front_end_psnr", v["front_end_psnr"], 0)
             trainer.best = v["psnr"]
             writer.add_scalar("val/psnr", v["psnr"], 0)
             writer.add_scalar("val/ssim", v["ssim"], 0)
+            writer.add_scalar("val/separation", v["separation"], 0)
             trainer.history.append({"step": 0, **v})
             trainer.save_checkpoint("best.pt", v)
         while trainer.step_no < cfg.steps:
@@ -495,6 +546,7 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
                 v = validate(trainer.model, trainer.val)
                 writer.add_scalar("val/psnr", v["psnr"], s)
                 writer.add_scalar("val/ssim", v["ssim"], s)
+                writer.add_scalar("val/separation", v["separation"], s)
                 trainer.history.append({"step": s, **v})
                 if v["psnr"] > trainer.best:
                     trainer.best = v["psnr"]
