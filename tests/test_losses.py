@@ -80,3 +80,31 @@ def test_perceptual_weights_errors(tmp_path):
     torch.save({"x": torch.zeros(1)}, bad)
     with pytest.raises(InputError, match="VGG16"):
         load_vgg16_conv4_3(bad)
+
+
+def test_visibility_loss_rewards_the_closer_warp():
+    from slomo.losses import visibility_loss
+    It = torch.zeros(1, 3, 4, 4)
+    g0, g1 = It.clone(), It.clone()
+    g1[..., :2] = 0.5  # left half: I0's warp is right
+    g0[..., 2:] = 0.5  # right half: I1's warp is right
+    right = torch.zeros(1, 1, 4, 4)
+    right[..., :2] = 1
+    assert float(visibility_loss(right.clamp(0.01, 0.99), g0, g1, It)) < 0.02
+    assert abs(float(visibility_loss(torch.full_like(right, 0.5), g0, g1, It)) - 0.6931) < 1e-3
+    assert float(visibility_loss(1 - right.clamp(0.01, 0.99), g0, g1, It)) > 4
+    assert float(visibility_loss(right, It, It, It)) == 0  # no labelled pixel
+
+
+def test_total_loss_adds_the_visibility_term_only_when_weighted():
+    from slomo.losses import LOSS_WEIGHTS
+    B, T, H, W = 1, 1, 8, 8
+    out = {"It": torch.rand(B, T, 3, H, W), "Vt0": torch.rand(B, T, 1, H, W),
+           "g0_refined": torch.rand(B, T, 3, H, W), "g1_refined": torch.rand(B, T, 3, H, W)}
+    I0, I1, It = torch.rand(B, 3, H, W), torch.rand(B, 3, H, W), torch.rand(B, T, 3, H, W)
+    w = {k: 0.0 for k in LOSS_WEIGHTS} | {"reconstruction": 1.0}
+    _, terms = total_loss(out, I0, I1, It, w)
+    assert set(terms) == {"reconstruction"}
+    loss, terms = total_loss(out, I0, I1, It, w | {"visibility": 2.0})
+    assert set(terms) == {"reconstruction", "visibility"}
+    assert abs(float(loss) - terms["reconstruction"] - 2 * terms["visibility"]) < 1e-5

@@ -24,3 +24,17 @@ def test_ssim_drops_with_noise():
     assert ssim(x, noisy).item() < 0.9
     with pytest.raises(ValueError):
         ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_visibility_separation_scores_flat_0_and_perfect_1():
+    from slomo.metrics import visibility_separation
+    It = torch.zeros(2, 3, 4, 4)
+    g0, g1 = It.clone(), It.clone()
+    g1[..., :2] = 0.5
+    g0[..., 2:] = 0.5
+    perfect = torch.zeros(2, 1, 4, 4)
+    perfect[..., :2] = 1
+    assert torch.allclose(visibility_separation(perfect, g0, g1, It), torch.ones(2))
+    assert torch.allclose(visibility_separation(torch.full_like(perfect, 0.5), g0, g1, It), torch.zeros(2))
+    assert torch.allclose(visibility_separation(1 - perfect, g0, g1, It), -torch.ones(2))
+    assert torch.isnan(visibility_separation(perfect, It, It, It)).all()
