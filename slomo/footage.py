@@ -175,6 +175,9 @@ def build_footage_cache(sources, root, spec: FootageSpec = FootageSpec(), progre
     if len(set(names)) != len(names):
         raise InputError(f"source names must be unique, got {names}")
     entries = []
+    for stale in root.glob(".*"):  # temporary folders of a killed build
+        if stale.is_dir() and stale.name.split(".")[1] in names:
+            shutil.rmtree(stale, ignore_errors=True)
     for src, name in tqdm(list(zip(sources, names)), desc="footage", unit="source", disable=not progress):
         folder = root / name
         done = folder / "source.json"

@@ -62,9 +62,12 @@ def test_cache_layout(cache):
 
 def test_cache_build_resumes_without_recomputing(cache):
     before = (cache / "a" / "flows.npy").stat().st_mtime_ns
+    (cache / ".b.killed").mkdir()  # what a build killed while writing source b leaves
+    (cache / ".b.killed" / "frames.npy").write_bytes(b"half")
     sources = [cache.parent / "src" / n for n in ("a", "b", "tiny")]
     build_footage_cache(sources, cache, SPEC, progress=False)
     assert (cache / "a" / "flows.npy").stat().st_mtime_ns == before
+    assert not (cache / ".b.killed").exists()
 
 
 def test_samples_have_their_contract_and_are_reproducible(cache):
