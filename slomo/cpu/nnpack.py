@@ -5,7 +5,8 @@ kernel again on every call. In the U-Net's deep layers (small maps, 512x512x3x3 
 transform is a large part of the work, and on full-size maps NNPACK's own pick (Winograd 8x8 for 3x3
 kernels) can be slower than its 16x16 FFT. NNPACK's inference entry point, `nnp_convolution_inference`,
 exported by PyTorch's CPU library, takes both choices; this module calls it through ctypes
-(`algorithm` and `keep_transform` hold the choices; docs/cpu-speed.md has the measurements behind them).
+(`algorithm` and `keep_transform` hold the choices; docs/cpu-speed.md and bench/README.md have the
+measurements behind them).
 Where the symbol is missing (another PyTorch build), `conv2d` falls back to PyTorch's call.
 
 With one PyTorch thread NNPACK runs in the calling thread; with more it gets a pthreadpool of that
