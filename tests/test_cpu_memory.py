@@ -8,6 +8,12 @@ from slomo import SuperSloMo
 from slomo.cpu import memory
 
 
+def in_a_fresh_process(code: str) -> list:
+    """What `code` prints, run in a new Python process (so that nothing of this one's state counts)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          timeout=120).stdout.split()
+
+
 def small():
     torch.manual_seed(0)
     return SuperSloMo(width=0.125).eval()
@@ -18,8 +24,7 @@ def test_interpolate_leaves_the_memory_format_and_the_allocator_alone():
             "m = SuperSloMo(width=0.125).eval(); x = torch.rand(1, 3, 40, 56); "
             "m.interpolate(x, x, 0.5, precision='fp32'); m.interpolate(x, x, 0.5, precision='bf16'); "
             "print(memory.keep_freed_memory.cache_info().currsize, m.interp.conv1.weight.is_contiguous())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["0", "True"]  # malloc untouched, weights still contiguous
+    assert in_a_fresh_process(code) == ["0", "True"]  # malloc untouched, weights still contiguous
 
 
 def test_tune_for_conversion_sets_what_it_says():
@@ -27,8 +32,7 @@ def test_tune_for_conversion_sets_what_it_says():
             "memory.tune_for_conversion(m, 'fp32', 1080, 1920); a = memory.keep_freed_memory.cache_info().currsize; "
             "memory.tune_for_conversion(m, 'fp32', 352, 640); b = memory.keep_freed_memory.cache_info().currsize; "
             "print(a, b, m.interp.conv1.weight.is_contiguous())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["0", "1", "True"]  # large frames: no kept blocks; fp32: contiguous weights
+    assert in_a_fresh_process(code) == ["0", "1", "True"]  # large frames: no kept blocks; fp32: contiguous weights
 
 
 def test_reduced_precision_puts_weights_and_inputs_in_channels_last():
