@@ -30,14 +30,13 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.set_grad_enabled(False)
-    from slomo import SuperSloMo, networks, nnpack
-    from slomo.networks import Conv2d
+    import slomo
+    from slomo.cpu import conv
     work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
     ckpt = common.make_reference_weights(work / "SuperSloMo-random.ckpt")
-    model = SuperSloMo.from_checkpoint(ckpt, device="cpu")
+    model = slomo.load(ckpt, "cpu")
     fc, at = reference_convert.load_reference(ckpt)
-    poly_min = networks.POLYPHASE_MIN_PIXELS
-    library = nnpack._library
+    poly_min = conv.POLYPHASE_MIN_PIXELS
     g = torch.Generator().manual_seed(0)
     I0 = torch.rand(1, 3, args.height, args.width, generator=g)
     I1 = torch.roll(I0, (3, 5), (2, 3))
@@ -45,11 +44,10 @@ def main():
 
     def slomo(use_nnpack, channels_last, max_batch, polyphase=True, direct=True):
         def run():
-            networks.POLYPHASE_MIN_PIXELS = poly_min if polyphase else 1 << 62
-            nnpack._library = library if direct else (lambda: None)  # without it: PyTorch's NNPACK call
+            conv.POLYPHASE_MIN_PIXELS = poly_min if polyphase else 1 << 62
             for m in model.modules():
-                if isinstance(m, Conv2d):
-                    m.nnpack = use_nnpack
+                if isinstance(m, conv.Conv2d):
+                    m.nnpack, m.nnpack_direct = use_nnpack, direct  # not direct: PyTorch's NNPACK call
             fmt = torch.channels_last if channels_last else torch.contiguous_format
             model.to(memory_format=fmt)
             a, b = I0.contiguous(memory_format=fmt), I1.contiguous(memory_format=fmt)

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 import reference_convert  # noqa: E402
 
-from slomo import SuperSloMo  # noqa: E402
-from slomo.model import pad32  # noqa: E402
+import slomo  # noqa: E402
+from slomo import Padder  # noqa: E402
 from slomo.video import _make_interpolator  # noqa: E402
 from slomo.videoio import FrameReader, probe  # noqa: E402
 from slomo.workers import PairJob, interpolate_u8  # noqa: E402
@@ -32,8 +32,8 @@ def reference_u8(fc, at, window, ts, device):  # (P+1,H,W,3) uint8 -> (P,T,H,W,3
     H, W = window.shape[1:3]
     out = []
     for j in range(len(window) - 1):
-        I0, I1 = (pad32(torch.from_numpy(window[i].copy()).to(device).permute(2, 0, 1)[None].float() / 255)
-                  for i in (j, j + 1))
+        pair = [torch.from_numpy(window[i].copy()).to(device).permute(2, 0, 1)[None].float() / 255 for i in (j, j + 1)]
+        I0, I1 = Padder((H, W)).pad(*pair)
         frames = reference_convert.interpolate_pair(fc, at, I0, I1, ts)
         out.append(np.stack([(f[0, :, :H, :W] * 255 + 0.5).clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
                              for f in frames]))
@@ -70,10 +70,10 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = tf32
         tag = "tf32 on" if tf32 else "tf32 off"
         out[f"reference {tag}"] = reference_u8(fc, at, window, ts, device)
-        interp = _make_interpolator(job, SuperSloMo.from_checkpoint(ckpt, device=device))
+        interp = _make_interpolator(job, slomo.load(ckpt, device))
         out[f"slomo {tag}"] = interpolate_u8(interp, window, keep)
         out[f"slomo one pair per call {tag}"] = np.concatenate([interpolate_u8(interp, window, [j]) for j in keep])
-    cpu = _make_interpolator(job, SuperSloMo.from_checkpoint(ckpt, device="cpu"))
+    cpu = _make_interpolator(job, slomo.load(ckpt, "cpu"))
     out["slomo cpu"] = interpolate_u8(cpu, window, keep)
     names = list(out)
     table = {f"{a} vs {b}": diff(out[a], out[b]) for i, a in enumerate(names) for b in names[i + 1:]}

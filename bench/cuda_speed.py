@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 import reference_convert  # noqa: E402
 
-from slomo import SuperSloMo, backward_warp  # noqa: E402
-from slomo.model import pad32  # noqa: E402
+import slomo  # noqa: E402
+from slomo import Padder, backward_warp  # noqa: E402
+from slomo.cpu.memory import tune_for_conversion  # noqa: E402
 
 FRAMES = common.REPO / "data" / "pancake-flip.mkv"  # real footage, 426x240; scaled up for bigger sizes
 
@@ -118,6 +119,76 @@ def checks(model_cpu, device) -> dict:
     return out
 
 
+def time_reference(ckpt, I0, I1, ts, repeats, device, T):
+    """The reference-style loop: its own U-Net and equations, weights from the same file. -> its frames."""
+    H, W = I0.shape[-2:]
+    fc, at = reference_convert.load_reference(ckpt)
+    fc = {k: v.to(device) for k, v in fc.items()}
+    at = {k: v.to(device) for k, v in at.items()}
+    I0p, I1p = Padder(I0.shape).pad(I0, I1)
+    T["reference-style fp32"] = gpu_times(lambda: reference_convert.interpolate_pair(fc, at, I0p, I1p, ts),
+                                          repeats, device)
+    print("reference-style", T["reference-style fp32"], flush=True)
+    return torch.stack([f[0, :, :H, :W] for f in reference_convert.interpolate_pair(fc, at, I0p, I1p, ts)])
+
+
+def time_precisions(model, I0, I1, ts, repeats, device, T) -> dict:
+    """`interpolate` at fp32, bf16 and fp16, cuDNN autotuner off and on. -> each precision's frames."""
+    H, W = I0.shape[-2:]
+    outputs = {}
+    for bench_mode in (False, True):
+        torch.backends.cudnn.benchmark = bench_mode
+        for prec in ("fp32", "bf16", "fp16"):
+            name = f"slomo {prec}" + (" +cudnn.benchmark" if bench_mode else "")
+            tune_for_conversion(model, prec, H, W)  # what `slomo convert` asks for
+            peak_reset(device)
+            T[name] = gpu_times(lambda: model.interpolate(I0, I1, ts, precision=prec), repeats, device)
+            T[name]["peak_gpu_mib"] = peak(device)
+            outputs[prec] = model.interpolate(I0, I1, ts, precision=prec)[0]
+            print(name, T[name], flush=True)
+    return outputs
+
+
+def time_with_copies(model, I0, I1, ts, repeats, device, T) -> None:
+    """With the copies a video needs: two uint8 frames up, the intermediate frames down as uint8."""
+    u8 = [(x[0].permute(1, 2, 0) * 255).round().byte().cpu() for x in (I0, I1)]  # (H,W,3) uint8
+    tune_for_conversion(model, "auto", *I0.shape[-2:])
+
+    def with_copies():
+        a, b = (torch.from_numpy(v.numpy()).to(device).permute(2, 0, 1)[None].float() / 255 for v in u8)
+        frames = model.interpolate(a, b, ts)
+        return (frames[0] * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu()
+    T["slomo auto +cudnn.benchmark with_copies"] = gpu_times(with_copies, repeats, device)
+    print("with copies", T["slomo auto +cudnn.benchmark with_copies"], flush=True)
+
+
+def time_sizes(model, sizes, ts, repeats, device, T) -> None:
+    """`interpolate` at other frame sizes ("1920x1080", ...), default precision."""
+    for size in sizes:
+        w, h = (int(v) for v in size.split("x"))
+        a, b = real_pair(w, h, device)
+        tune_for_conversion(model, "auto", h, w)
+        peak_reset(device)
+        name = f"slomo auto +cudnn.benchmark {size}"
+        try:
+            T[name] = gpu_times(lambda: model.interpolate(a, b, ts), max(3, repeats // 4), device, warmup=2)
+            T[name]["peak_gpu_mib"] = peak(device)
+        except torch.OutOfMemoryError as e:
+            T[name] = {"error": str(e).splitlines()[0]}
+        print(name, T[name], flush=True)
+        a = b = None
+
+
+def time_shipped(I0, I1, ts, device, T) -> None:
+    """The shipped checkpoint: DIS front end on the CPU, network on the GPU; mirror ensemble and --fast."""
+    shipped = slomo.load(None, device)
+    tune_for_conversion(shipped, "auto", *I0.shape[-2:])
+    for ensemble in (True, False):
+        name = "shipped slomo-dis.pt auto" + (" (mirror ensemble)" if ensemble else " (--fast)")
+        T[name] = gpu_times(lambda: shipped.interpolate(I0, I1, ts, ensemble=ensemble), 3, device, warmup=1)
+        print(name, T[name], flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="1280x720")
@@ -141,71 +212,23 @@ def main():
               "cudnn": torch.backends.cudnn.version(), "tf32_conv_default": torch.backends.cudnn.allow_tf32,
               "size": args.size, "intermediate_frames": len(ts), "timings": {}}
     if cuda:
-        record["checks"] = checks(SuperSloMo.from_checkpoint(ckpt, device="cpu"), device)
+        record["checks"] = checks(slomo.load(ckpt, "cpu"), device)
         print("checks", record["checks"], flush=True)
-
-    model = SuperSloMo.from_checkpoint(ckpt, device=device)
-    I0, I1 = real_pair(W, H, device)
     T = record["timings"]
-
-    # the reference-style loop: its own U-Net and equations, weights from the same file
-    fc, at = reference_convert.load_reference(ckpt)
-    fc = {k: v.to(device) for k, v in fc.items()}
-    at = {k: v.to(device) for k, v in at.items()}
-    I0p, I1p = pad32(I0), pad32(I1)
-    T["reference-style fp32"] = gpu_times(lambda: reference_convert.interpolate_pair(fc, at, I0p, I1p, ts),
-                                          args.repeats, device)
-    ref_frames = torch.stack([f[0, :, :H, :W] for f in reference_convert.interpolate_pair(fc, at, I0p, I1p, ts)])
-    fc = at = None  # free the GPU copies
-    print("reference-style", T["reference-style fp32"], flush=True)
-
-    outputs = {}
-    for bench_mode in (False, True):
-        torch.backends.cudnn.benchmark = bench_mode
-        for prec in ("fp32", "bf16", "fp16"):
-            name = f"slomo {prec}" + (" +cudnn.benchmark" if bench_mode else "")
-            peak_reset(device)
-            T[name] = gpu_times(lambda: model.interpolate(I0, I1, ts, precision=prec), args.repeats, device)
-            T[name]["peak_gpu_mib"] = peak(device)
-            outputs[prec] = model.interpolate(I0, I1, ts, precision=prec)[0]
-            print(name, T[name], flush=True)
-
-    # with the copies a video needs: two uint8 frames up, the intermediate frames down as uint8
-    u8 = [(x[0].permute(1, 2, 0) * 255).round().byte().cpu() for x in (I0, I1)]  # (H,W,3) uint8
-
-    def with_copies():
-        a, b = (torch.from_numpy(v.numpy()).to(device).permute(2, 0, 1)[None].float() / 255 for v in u8)
-        frames = model.interpolate(a, b, ts)
-        return (frames[0] * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu()
-    T["slomo auto +cudnn.benchmark with_copies"] = gpu_times(with_copies, args.repeats, device)
-    print("with copies", T["slomo auto +cudnn.benchmark with_copies"], flush=True)
-
+    model = slomo.load(ckpt, device)
+    I0, I1 = real_pair(W, H, device)
+    ref_frames = time_reference(ckpt, I0, I1, ts, args.repeats, device, T)
+    outputs = time_precisions(model, I0, I1, ts, args.repeats, device, T)
+    time_with_copies(model, I0, I1, ts, args.repeats, device, T)
     record["agreement"] = {f"{k} vs reference-style fp32": {"psnr_db": psnr(v, ref_frames),
                                                            "max_abs": round(float((v - ref_frames).abs().max()), 4)}
                            for k, v in outputs.items()}
     print("agreement", record["agreement"], flush=True)
-
-    for size in args.big:
-        w, h = (int(v) for v in size.split("x"))
-        a, b = real_pair(w, h, device)
-        peak_reset(device)
-        name = f"slomo auto +cudnn.benchmark {size}"
-        try:
-            T[name] = gpu_times(lambda: model.interpolate(a, b, ts), max(3, args.repeats // 4), device, warmup=2)
-            T[name]["peak_gpu_mib"] = peak(device)
-        except torch.OutOfMemoryError as e:
-            T[name] = {"error": str(e).splitlines()[0]}
-        print(name, T[name], flush=True)
-        a = b = None
+    time_sizes(model, args.big, ts, args.repeats, device, T)
     model = None
     if cuda:
         torch.cuda.empty_cache()
-
-    shipped = SuperSloMo.from_checkpoint(None, device=device)  # DIS front end on the CPU, network on the GPU
-    for ensemble in (True, False):
-        name = "shipped slomo-dis.pt auto" + (" (mirror ensemble)" if ensemble else " (--fast)")
-        T[name] = gpu_times(lambda: shipped.interpolate(I0, I1, ts, ensemble=ensemble), 3, device, warmup=1)
-        print(name, T[name], flush=True)
+    time_shipped(I0, I1, ts, device, T)
     path = common.save_result("cuda_speed" if cuda else "cuda_speed_dry_run", record)
     best = min((v["median_s"], k) for k, v in T.items() if k.startswith("slomo ") and len(k.split()) <= 3)
     print(f"fastest slomo at {args.size}: {best[1]}, median {best[0]:.4f} s for {len(ts)} frames; "

@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import torch
 
-from slomo import pretrained, viz
+import slomo
+from slomo import viz
 from slomo.widgets import FrameExplorer
 
 FRAMES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "frames" / "car_drift"
@@ -27,7 +28,7 @@ def main():
     torch.set_num_threads(args.threads)
     files = sorted(glob.glob(str(Path(args.frames) / "*.jpg")))[:4]
     frames = [cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB) for f in files]
-    model = pretrained.get_model(args.checkpoint)
+    model = slomo.load(args.checkpoint)
     ex = FrameExplorer(model, frames)
     viz.encode(ex.render(0, 0.5))  # warm-up
     first, moves = [], []

@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 import torch
 
+import slomo
 from slomo import SuperSloMo, runtime
+from slomo.cpu.memory import tune_for_conversion
 
 FRAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "frames" / "car_turn"
 
@@ -29,7 +31,7 @@ def main():
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     if args.checkpoint:
-        model = SuperSloMo.from_checkpoint(args.checkpoint, device="cpu")
+        model = slomo.load(args.checkpoint, "cpu")
     else:
         torch.manual_seed(0)
         model = SuperSloMo().eval()
@@ -40,6 +42,7 @@ def main():
     ts = [0.25, 0.5, 0.75]
     out = {}
     for prec in ("fp32", args.precision):
+        tune_for_conversion(model, prec, size[1], size[0])  # the memory format `slomo convert` asks for
         start = time.perf_counter()
         out[prec] = model.interpolate(I0, I1, ts, precision=prec)
         print(f"{prec}: {time.perf_counter() - start:.2f} s for {len(ts)} frames at {size[0]}x{size[1]}")

@@ -35,7 +35,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     from slomo import SuperSloMo
-    from slomo.networks import Conv2d
+    from slomo.cpu.conv import Conv2d
     from slomo.runtime import cpu_has_bf16
     torch.manual_seed(0)
     net = SuperSloMo().interp.eval()

@@ -112,9 +112,11 @@ class MEMC:
         return torch.stack(out).to(I0.device)
 
 
+BASELINES = {"flow": FlowInterp, "memc": MEMC, "blend": Blend, "duplicate": Duplicate}  # name -> class
+
+
 def get_method(name: str, **kw):
-    """A baseline by name: duplicate, blend, flow or memc."""
-    methods = {"duplicate": Duplicate, "blend": Blend, "flow": FlowInterp, "memc": MEMC}
-    if name not in methods:
-        raise InputError(f"unknown method {name!r}; choose one of {', '.join(methods)}")
-    return methods[name](**kw)
+    """A baseline by name (see BASELINES), made with the keyword arguments `kw`."""
+    if name not in BASELINES:
+        raise InputError(f"unknown method {name!r}; choose one of {', '.join(BASELINES)}")
+    return BASELINES[name](**kw)

@@ -12,6 +12,8 @@ from .errors import SlomoError
 
 # ---- convert (video.py) -----------------------------------------------------------------------
 def _add_convert(sub):
+    from .methods import METHODS
+    from .runtime import PRECISIONS
     p = sub.add_parser("convert", help="slow motion or frame-rate conversion of a video",
                        description="Make a video slow motion (default: keep the frame rate, so it lasts "
                                    "SCALE times longer) or smoother (--fps), keeping its sound.")
@@ -22,7 +24,7 @@ def _add_convert(sub):
     p.add_argument("--fps", help="output frame rate, e.g. 60, 59.94 or 30000/1001 (default: the input's)")
     p.add_argument("--checkpoint", help="model weights (default: the shipped checkpoints/slomo-dis.pt; "
                                         "the reference SuperSloMo.ckpt works too)")
-    p.add_argument("--method", default="superslomo", choices=["superslomo", "flow", "memc", "blend", "duplicate"],
+    p.add_argument("--method", default="superslomo", choices=METHODS,
                    help="interpolation method (default superslomo; the others are classical baselines)")
     p.add_argument("--batch-size", type=int, help="frame pairs per model pass (default: 1 on CPU, more on GPU)")
     p.add_argument("--workers", type=int, help="processes interpolating pairs side by side, one thread each "
@@ -30,7 +32,7 @@ def _add_convert(sub):
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--fast", action="store_true", help="skip the shipped checkpoint's mirror-image second "
                    "pass: about 2x faster, about 0.1 dB lower")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="compute precision (default auto: fp32 on CPUs without bf16)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="drop the sound")
     p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
@@ -133,7 +135,8 @@ def _run_train(args) -> int:
 # ---- evaluate (evaluate.py) -------------------------------------------------------------------
 def _add_evaluate(sub):
     from .config import DIS_PRESET_NAMES
-    from .evaluate import LAYOUTS, METHODS
+    from .evaluate import LAYOUTS
+    from .methods import METHODS
     p = sub.add_parser("evaluate", help="PSNR, SSIM and IE of a method on a data set")
     p.add_argument("data", help="data set folder (UCF101 triplets, Middlebury, Vimeo90K or frames)")
     p.add_argument("--method", "-m", default="superslomo", choices=METHODS)

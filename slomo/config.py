@@ -2,10 +2,11 @@
 from dataclasses import asdict, dataclass, fields
 
 from .errors import InputError
+from .flow import DIS_PRESETS
 
 FLOW_FRONT_ENDS = ("unet", "dis")
 PADDINGS = ("zeros", "border")
-DIS_PRESET_NAMES = ("ultrafast", "fast", "medium", "fine")
+DIS_PRESET_NAMES = tuple(DIS_PRESETS)  # ultrafast, fast, medium, fine: the presets `dis_flow` knows
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ import torch
 from . import metrics
 from .errors import InputError
 from .files import publish
+from .methods import get_method, method_name
 
 LAYOUTS = ("auto", "triplets", "middlebury", "vimeo", "frames")
-METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
 # (first, middle, last) file stems of a triplet folder: UCF101-DVF, its AdaCoF copy, and Vimeo90K's
 TRIPLET_NAMES = (("frame_00", "frame_01_gt", "frame_02"), ("frame0", "frame1", "frame2"), ("im1", "im2", "im3"))
@@ -63,7 +63,7 @@ class Dataset:
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def read_image(path) -> torch.Tensor:
+def load_image(path) -> torch.Tensor:
     """An image file as a (1,3,H,W) float RGB tensor in [0,1]."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
@@ -71,10 +71,13 @@ def read_image(path) -> torch.Tensor:
     return torch.from_numpy(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).unsqueeze(0).float() / 255
 
 
+read_image = load_image  # the former name, still used by the notebooks; `slomo.data.read_image` gives HWC uint8
+
+
 def _frame(x) -> torch.Tensor:  # a path or a (1,3,H,W) / (3,H,W) tensor -> (1,3,H,W) float, CPU
     if isinstance(x, torch.Tensor):
         return (x if x.dim() == 4 else x.unsqueeze(0)).detach().float().cpu()
-    return read_image(x)
+    return load_image(x)
 
 
 def _label(x) -> str:
@@ -220,26 +223,6 @@ def load_dataset(path, layout: str = "auto", scale: int = 2, limit: int = None) 
     return Dataset(root.name, layout, samples)
 
 
-# ---- methods ---------------------------------------------------------------------------------------
-def get_method(method, checkpoint=None, device=None):
-    """A method name (superslomo, flow, memc, blend, duplicate) or an object with `.interpolate`."""
-    if hasattr(method, "interpolate"):
-        return method
-    if method == "superslomo":
-        from .model import load_model
-        return load_model(checkpoint, device)
-    if method in METHODS:
-        from .baselines import get_method as get_baseline
-        return get_baseline(method)
-    raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-def method_name(method) -> str:
-    if isinstance(method, str):
-        return method
-    return getattr(method, "name", None) or type(method).__name__.lower()
-
-
 # ---- results ---------------------------------------------------------------------------------------
 COLUMNS = ("sample", "t", "psnr", "ssim", "ie")
 
@@ -327,7 +310,7 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
     """PSNR (dB), SSIM and IE of `method` on every (sample, t) of `dataset`, and their means.
 
     method:  an object with `.interpolate(I0, I1, t) -> (B,T,3,H,W)` (a SuperSloMo model, a baseline)
-             or a name: superslomo (with `checkpoint`, None = shipped), flow, memc, blend, duplicate
+             or a name from `slomo.methods.METHODS` (superslomo loads `checkpoint` with `slomo.load`)
     dataset: a Dataset from `load_dataset`, a folder (layout detected), or in-memory triplets
              [(name, I0, It, I1)] (see `Dataset.from_triplets`)
     worst:   keep images of the `worst` lowest-PSNR rows for `EvalResult.save_worst_grid`

@@ -18,7 +18,10 @@ def _gaussian_window(size: int, sigma: float, channels: int, device):
 
 def ssim(pred, target, window: int = 11, sigma: float = 1.5):
     """Structural similarity (Wang et al. 2004): Gaussian 11x11 window, sigma 1.5,
-    constants for a data range of 1, valid region only, mean over channels and pixels."""
+    constants for a data range of 1, valid region only, mean over channels and pixels. The same as
+    scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=1, channel_axis=...)`, the usual convention of papers'
+    tables (to ~1e-6, tests/test_metrics.py)."""
     x, y = pred.float(), target.float()
     C = x.shape[1]
     gx, gy = _gaussian_window(window, sigma, C, x.device)

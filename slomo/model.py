@@ -3,7 +3,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from . import runtime
 from .checkpoint import (
@@ -13,9 +12,11 @@ from .checkpoint import (
     write_checkpoint,
 )
 from .config import ModelConfig
-from .errors import CheckpointError, InputError
+from .cpu.conv import precompute_kernels, prefers_single_items
+from .errors import InputError
 from .flow import dis_flow
 from .networks import UNet
+from .padding import Padder
 from .synthesis import synthesize
 
 MEAN = (0.429, 0.431, 0.397)  # per-channel RGB mean the reference weights expect (std 1)
@@ -52,44 +53,42 @@ def _rows(x, i):
     return x[int(i[0]):int(i[0]) + 1] if len(i) == 1 else x[i]
 
 
-def pad32(x):
-    """Replicate-pad (B,C,H,W) at the bottom and right to multiples of 32."""
-    H, W = x.shape[-2:]
-    ph, pw = -H % 32, -W % 32
-    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-
-
 class SuperSloMo(nn.Module):
-    """Super SloMo (Jiang et al., CVPR 2018). Load with `from_checkpoint`, run with `interpolate`.
+    """Super SloMo (Jiang et al., CVPR 2018). Load with `slomo.load`, run with `interpolate`.
 
     flow:   UNet(6 -> 4) giving F01 and F10, or None when config.flow == "dis"
     interp: UNet(20 -> 5) refining Ft0, Ft1 and predicting the visibility Vt0
+    config: a ModelConfig, or its fields as keywords (overrides of `config` when both are given)
+    metadata, checkpoint_path: where the weights came from (the checkpoint's metadata and file)
     """
 
-    def __init__(self, config: ModelConfig = None, **overrides):
+    def __init__(self, config: ModelConfig = None, *, metadata: dict = None, checkpoint_path: str = None,
+                 **overrides):
         super().__init__()
         if config is None:
             config = ModelConfig(**overrides)
         elif overrides:
             config = ModelConfig.from_dict({**config.to_dict(), **overrides})
         self.config = config
+        self.metadata = dict(metadata or {})
+        self.checkpoint_path = checkpoint_path
         self.flow = UNet(6, 4, config.width, config.leaky_head) if config.flow == "unet" else None
         self.interp = UNet(20, 5, config.width, config.leaky_head)
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
 
     # ---- loading and saving -------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, path=None, device=None) -> "SuperSloMo":
-        """Load a reference `SuperSloMo.ckpt` or a slomo checkpoint; `None` loads the shipped one."""
+    def from_checkpoint(cls, path=None, device=None, **overrides) -> "SuperSloMo":
+        """The model in a checkpoint file: a reference `SuperSloMo.ckpt` or a slomo checkpoint (`None`:
+        the shipped one). `slomo.load` calls this for a file, and also takes "reference" and "untrained".
+        overrides: ModelConfig fields to change, e.g. flip_ensemble=False."""
         path = Path(path) if path is not None else default_checkpoint()
         config, state, metadata = read_checkpoint(path)
-        with torch.device("meta"):  # no random initialisation of weights that are loaded next (0.4 s)
-            model = cls(config)
+        with torch.device("meta"):  # no random initialisation of weights that are loaded next
+            model = cls(config, metadata=metadata, checkpoint_path=str(path), **overrides)
         check_state_dict(model, state, path)
         model.load_state_dict({k: v.float().contiguous() for k, v in state.items()}, assign=True)
         model.mean = torch.tensor(MEAN).view(1, 3, 1, 1)  # the one buffer not in the state dict
-        model.metadata = metadata
-        model.checkpoint_path = str(path)
         return model.to(runtime.resolve_device(device)).eval()
 
     def save(self, path, **metadata) -> Path:
@@ -100,11 +99,19 @@ class SuperSloMo(nn.Module):
     def device(self) -> torch.device:
         return self.interp.conv1.weight.device
 
-    def prepare(self, height: int, width: int) -> int:
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The weights' memory format: contiguous unless the caller chose channels_last
+        (`model.to(memory_format=...)`, `slomo.cpu.memory.tune_for_conversion`)."""
+        w = self.interp.conv1.weight
+        last = not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last)
+        return torch.channels_last if last else torch.contiguous_format
+
+    def precompute_kernels(self, height: int, width: int) -> int:
         """Compute now the NNPACK kernel transforms that fp32 CPU inference on (height, width) frames
-        keeps (`UNet.prepare`); returns how many."""
-        H, W = -(-height // 32) * 32, -(-width // 32) * 32
-        return sum(net.prepare(H, W) for net in (self.flow, self.interp) if net is not None)
+        keeps (`slomo.cpu.conv.precompute_kernels`); returns how many."""
+        H, W = Padder((height, width)).padded_size
+        return sum(precompute_kernels(net.levels(), H, W) for net in (self.flow, self.interp) if net is not None)
 
     # ---- the computation ----------------------------------------------------------------
     def flows(self, I0, I1):
@@ -115,10 +122,11 @@ class SuperSloMo(nn.Module):
         DIS sees the frames as they are (as the flow baseline does) and its flow is edge-padded;
         the flow U-Net sees the padded frames.
         """
+        padder = Padder(I0.shape)
         if self.flow is None:
-            F01, F10 = dis_flow(I0, I1, self.config.dis_preset)
-            return pad32(F01), pad32(F10)
-        I0, I1 = pad32(I0), pad32(I1)
+            F01, F10 = padder.pad(*dis_flow(I0, I1, self.config.dis_preset))
+            return F01, F10
+        I0, I1 = padder.pad(I0, I1)
         out = self.flow(torch.cat((I0 - self.mean, I1 - self.mean), dim=1)).float()
         return out[:, :2], out[:, 2:]
 
@@ -135,10 +143,11 @@ class SuperSloMo(nn.Module):
                 g0, g1, g0_refined, g1_refined (B,T,3,H,W) warped frames in RGB [0,1] space.
         """
         check_pair(I0, I1)
-        B, _, H, W = I0.shape
+        B = I0.shape[0]
         t = as_times(t, B, I0.device)
         T = t.shape[1]
-        I0p, I1p = pad32(I0.float()), pad32(I1.float())
+        padder = Padder(I0.shape)
+        I0p, I1p = padder.pad(I0.float(), I1.float())
         F01, F10 = self.flows(I0.float(), I1.float()) if flows is None else flows
         I0n, I1n = I0p - self.mean, I1p - self.mean
         del I0p, I1p  # memory: at 1080p every 3-channel copy is 25 MB
@@ -152,9 +161,9 @@ class SuperSloMo(nn.Module):
                               refine=self.interp, padding_mode=self.config.padding)
             parts.append(part if aux else {"It": part["It"]})
         out = {k: torch.cat([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}
-        result = {"F01": F01[..., :H, :W], "F10": F10[..., :H, :W]} if aux else {}
+        result = {"F01": padder.unpad(F01), "F10": padder.unpad(F10)} if aux else {}
         for k, v in out.items():
-            v = v[..., :H, :W]
+            v = padder.unpad(v)
             if v.shape[1] == 3:
                 v = v + self.mean
             result[k] = v.reshape(B, T, *v.shape[1:])
@@ -171,16 +180,14 @@ class SuperSloMo(nn.Module):
         returns (B,T,3,H,W) float RGB in [0,1]; with return_aux, (frames, dict of intermediates)
         With config.flip_ensemble the frames average two passes (the pair and its mirror image); the
         intermediates are those of the first. ensemble=False skips the mirrored pass.
+        Changes nothing outside the call; the inputs take the weights' memory format.
         """
         check_pair(I0, I1)
         device = self.device
         prec = runtime.resolve_precision(precision, device)
-        fmt = runtime.memory_format(device, prec)
-        if device.type == "cpu" and I0.shape[-2] * I0.shape[-1] <= runtime.KEEP_FREED_PIXELS:
-            runtime.keep_freed_memory()
-        if runtime.prefers_single_items(device, prec):
-            max_batch = 1  # NNPACK on CPU: one (pair, t) item per pass is fastest (bench/README.md)
-        self.to(memory_format=fmt)
+        fmt = self.memory_format
+        if prefers_single_items(device, prec):
+            max_batch = 1  # NNPACK on CPU: one (pair, t) item per pass is fastest
         I0 = I0.to(device, torch.float32).contiguous(memory_format=fmt)
         I1 = I1.to(device, torch.float32).contiguous(memory_format=fmt)
         with runtime.autocast(device, prec):
@@ -191,9 +198,3 @@ class SuperSloMo(nn.Module):
         frames = out.pop("It").clamp_(0, 1)
         return (frames, out) if return_aux else frames
 
-
-def load_model(checkpoint=None, device=None) -> SuperSloMo:
-    """`SuperSloMo.from_checkpoint` with a friendlier message when nothing is shipped yet."""
-    if checkpoint is None and not default_checkpoint().is_file():
-        raise CheckpointError(f"no checkpoint given and none shipped at {default_checkpoint()}")
-    return SuperSloMo.from_checkpoint(checkpoint, device)

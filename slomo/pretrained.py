@@ -1,5 +1,10 @@
-"""Where weights come from: the reference's pretrained `SuperSloMo.ckpt`, the shipped checkpoint,
-or (before one is shipped) a model with nothing learned.
+"""Where weights come from, and `load`, the one way to get a model: the shipped checkpoint, the
+reference's pretrained `SuperSloMo.ckpt` (downloaded once), any checkpoint file, or a model with
+nothing learned.
+
+    model = slomo.load()                  # checkpoints/slomo-dis.pt
+    model = slomo.load("reference")       # the paper's weights
+    model = slomo.load("run/best.pt", "cpu")
 
 The reference repository's README links its pretrained weights as a Google Drive file. Drive
 answers a large file's download with an HTML page ("can't scan this file for viruses") whose form
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from . import runtime
 from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint
 from .config import ModelConfig
 from .errors import CheckpointError
@@ -169,39 +175,52 @@ def reference_checkpoint(*, fallback=None, **kw):
         return fallback
 
 
-def untrained_model(device=None) -> SuperSloMo:
+def untrained_model(device=None, **overrides) -> SuperSloMo:
     """A `dis` model whose interpolation network outputs zeros: no flow refinement and Vt0 = 0.5,
-    so it equals classical DIS flow interpolation (`baselines.FlowInterp`). Used before any
-    checkpoint is shipped, so notebooks still run. Quarter width: with a zero head, the width
-    changes nothing but the speed."""
-    model = SuperSloMo(flow="dis", padding="border", width=0.25)
+    so it equals classical DIS flow interpolation (`baselines.FlowInterp`). Quarter width: with a
+    zero head, the width changes nothing but the speed. overrides: other ModelConfig fields."""
+    config = {"flow": "dis", "padding": "border", "width": 0.25, **overrides}
+    model = SuperSloMo(metadata={"note": "untrained: DIS flow + zero interpolation head"}, **config)
     torch.nn.init.zeros_(model.interp.conv3.weight)
     torch.nn.init.zeros_(model.interp.conv3.bias)
-    model.metadata = {"note": "untrained: DIS flow + zero interpolation head"}
-    model.checkpoint_path = None
-    from .runtime import resolve_device
-    return model.to(resolve_device(device)).eval()
+    return model.to(runtime.resolve_device(device)).eval()
+
+
+def load(checkpoint=None, device=None, **overrides) -> SuperSloMo:
+    """A Super SloMo model, ready for `interpolate`.
+
+    checkpoint: None or "shipped": checkpoints/slomo-dis.pt
+                "reference": the reference's pretrained `SuperSloMo.ckpt`, downloaded once and cached
+                    (`download_reference`); when that fails, one line says why and the shipped weights
+                    are used (the untrained model when none are shipped)
+                "untrained": `untrained_model`
+                anything else: a path to a checkpoint file (the reference's layout or slomo's)
+    device:     "auto" or None (CUDA when present), "cpu", "cuda", ...
+    overrides:  ModelConfig fields to change, e.g. flip_ensemble=False
+    Raises CheckpointError (a missing, unreadable or mismatched checkpoint) or ValueError (device).
+    """
+    if checkpoint == "untrained":
+        return untrained_model(device, **overrides)
+    if checkpoint == "reference":
+        checkpoint = reference_checkpoint()
+        if checkpoint is None:  # already said why, in one line
+            return untrained_model(device, **overrides)
+    elif checkpoint in (None, "shipped"):
+        checkpoint = default_checkpoint()
+        if not checkpoint.is_file():
+            raise CheckpointError(f"no checkpoint given and none shipped at {checkpoint}; give a checkpoint "
+                                  "file, \"reference\" or \"untrained\"")
+    return SuperSloMo.from_checkpoint(checkpoint, device, **overrides)
+
+
+def load_model(checkpoint=None, device=None) -> SuperSloMo:
+    """The former name of `load`, kept for old code."""
+    return load(checkpoint, device)
 
 
 def get_model(checkpoint=None, device=None, **kw) -> SuperSloMo:
-    """The model a notebook asks for.
-
-    checkpoint: None or "shipped" -> checkpoints/slomo-dis.pt; "reference" -> the downloaded
-                reference weights (falling back to the shipped ones); "untrained" -> `untrained_model`;
-                anything else -> a path to a checkpoint file.
-    kw: passed to `download_reference` (cache, url, timeout, progress)
-    When nothing shipped exists yet, says so in one line and returns `untrained_model`.
-    """
-    if checkpoint == "untrained":
-        return untrained_model(device)
-    if checkpoint == "reference":
-        checkpoint = reference_checkpoint(**kw)
-        if checkpoint is None:  # already said why, in one line
-            return untrained_model(device)
-    elif checkpoint in (None, "shipped"):
-        if not default_checkpoint().is_file():
-            print(f"slomo: no shipped checkpoint at {default_checkpoint()}; using DIS flow with an "
-                  "untrained (zero) interpolation head", file=sys.stderr)
-            return untrained_model(device)
-        checkpoint = default_checkpoint()
-    return SuperSloMo.from_checkpoint(checkpoint, device)
+    """The former notebook name of `load`, kept for old code; kw: `download_reference`'s options
+    (cache, url, timeout, progress) for "reference"."""
+    if checkpoint == "reference" and kw:
+        checkpoint = reference_checkpoint(**kw) or "untrained"
+    return load(checkpoint, device)

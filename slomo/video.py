@@ -8,7 +8,6 @@ The model sees (B,3,H,W) float RGB in [0,1]; uint8 HWC frames stay in this modul
 `probe` and `read_frames` (from videoio) are available here too.
 """
 import copy
-import dataclasses
 import itertools
 import math
 import os
@@ -28,8 +27,11 @@ from torch.nn import functional as F
 
 from . import runtime, scenes
 from . import workers as helper_processes
+from .cpu.conv import prefers_single_items
+from .cpu.memory import tune_for_conversion
 from .errors import InputError, SlomoError
 from .files import publish
+from .methods import METHODS
 from .synthesis import fuse
 from .videoio import (
     MP4_AUDIO,
@@ -48,7 +50,6 @@ from .workers import Helper, PairJob, interpolate_u8, share_times, single_thread
 
 __all__ = ["convert", "ConvertResult", "probe", "read_frames", "METHODS"]  # probe, read_frames: videoio's
 
-METHODS = ("superslomo", "flow", "memc", "blend", "duplicate")
 MODEL_PIXELS = 1920 * 1088  # above this the model runs at reduced resolution (4K would need ~10 GB/item)
 ITEM_PIXELS = 2_200_000  # pixels x (pair, t) items per interpolation-network pass (~2.5 GB on CPU fp32)
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the model
@@ -199,16 +200,18 @@ class _Interpolator:
         if batch_size is None:  # measured on a 2-core CPU: one pair per pass is fastest there
             batch_size = 1 if device.type == "cpu" else max(1, min(8, self.max_batch // self.T))
         self.batch_size = int(batch_size)
+        if name == "superslomo":
+            tune_for_conversion(method, precision, *self.model_size)  # opt-in memory settings
 
     @property
     def reduced(self) -> bool:
         return self.model_size != self.size
 
     def prepare(self) -> None:
-        """Compute now the model's NNPACK kernel transforms for this frame size (`SuperSloMo.prepare`):
+        """Compute now the model's NNPACK kernel transforms for this frame size (`SuperSloMo.precompute_kernels`):
         called before helpers are forked, so that they share them instead of each computing its own."""
         if self.name == "superslomo":
-            self.method.prepare(*self.model_size)
+            self.method.precompute_kernels(*self.model_size)
 
     def with_times(self, ts) -> "_Interpolator":
         """The same interpolator for other times t (a share of a pair's in-between frames)."""
@@ -263,16 +266,13 @@ def _load_method(method: str, checkpoint, device, precision, fast: bool = False)
             raise InputError(f"--checkpoint applies to --method superslomo only, not {method}")
         from .baselines import get_method
         return get_method(method)
-    from .model import load_model
+    from .pretrained import load
     try:
         dev = runtime.resolve_device(device)
         runtime.resolve_precision(precision, dev)
     except ValueError as e:
         raise InputError(str(e)) from None
-    model = load_model(checkpoint, dev)
-    if fast and model.config.flip_ensemble:
-        model.config = dataclasses.replace(model.config, flip_ensemble=False)
-    return model
+    return load(checkpoint, dev, flip_ensemble=False) if fast else load(checkpoint, dev)
 
 
 def _make_interpolator(job: PairJob, method=None) -> "_Interpolator":
@@ -290,7 +290,7 @@ def _helper_count(interp: "_Interpolator", workers) -> int:
     device = getattr(interp.method, "device", torch.device("cpu"))
     if (interp.name != "superslomo" or interp.reduced
             or not HELPER_PIXELS[0] <= _ceil32(interp.size[0]) * _ceil32(interp.size[1]) <= HELPER_PIXELS[1]
-            or not runtime.prefers_single_items(device, runtime.resolve_precision(interp.precision, device))):
+            or not prefers_single_items(device, runtime.resolve_precision(interp.precision, device))):
         return 0
     return max(0, torch.get_num_threads() - 1)
 

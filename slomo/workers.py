@@ -98,9 +98,9 @@ def _receive(conn, inbox, arrivals=None) -> None:
 def fork_is_safe() -> bool:
     """Forking copies this process's memory (model included) but not its threads: safe only while the
     process runs one thread and has not started NNPACK's thread pool (it would hang in the child)."""
-    from .networks import nnpack_started
+    from .cpu.nnpack import torch_pool_started
     return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-            and not nnpack_started())
+            and not torch_pool_started())
 
 
 def share_times(T: int, wait: float, window_seconds: float) -> int:

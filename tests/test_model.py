@@ -195,8 +195,9 @@ def test_flip_ensemble_averages_the_pair_and_its_mirror_image():
     I1 = torch.roll(I0, shifts=(0, 3), dims=(2, 3))
     plain = m.interpolate(I0, I1, 0.5, precision="fp32")
     mirrored = m.interpolate(I0.flip(-1), I1.flip(-1), 0.5, precision="fp32").flip(-1)
-    m.config = ModelConfig.from_dict({**m.config.to_dict(), "flip_ensemble": True})
-    both = m.interpolate(I0, I1, 0.5, precision="fp32")
+    both_model = SuperSloMo(m.config, flip_ensemble=True).eval()
+    both_model.load_state_dict(m.state_dict())
+    both = both_model.interpolate(I0, I1, 0.5, precision="fp32")
     assert not torch.allclose(plain, mirrored, atol=1e-3)  # DIS is not mirror-symmetric: two estimates
     assert torch.allclose(both, ((plain + mirrored) / 2).clamp(0, 1), atol=1e-5)
 
@@ -204,3 +205,35 @@ def test_flip_ensemble_averages_the_pair_and_its_mirror_image():
 def test_config_rejects_a_non_boolean_flip_ensemble():
     with pytest.raises(InputError, match="flip_ensemble"):
         ModelConfig(flip_ensemble="yes")
+
+
+def test_where_the_weights_came_from_is_given_at_construction(tmp_path):
+    m = small(flow="dis")
+    assert m.metadata == {} and m.checkpoint_path is None
+    path = m.save(tmp_path / "m.pt", step=7)
+    back = SuperSloMo.from_checkpoint(path, device="cpu")
+    assert back.metadata == {"step": 7} and back.checkpoint_path == str(path)
+    assert SuperSloMo(back.config, metadata={"a": 1}, checkpoint_path="x").metadata == {"a": 1}
+
+
+def test_config_overrides_at_loading_leave_the_checkpoint_as_it_is(tmp_path):
+    path = small(flow="dis", flip_ensemble=True).save(tmp_path / "mirror.pt")
+    plain = SuperSloMo.from_checkpoint(path, device="cpu", flip_ensemble=False)
+    assert plain.config.flip_ensemble is False
+    assert SuperSloMo.from_checkpoint(path, device="cpu").config.flip_ensemble is True
+    I0 = torch.rand(1, 3, 32, 48)
+    I1 = torch.roll(I0, 2, -1)
+    assert torch.allclose(plain.interpolate(I0, I1, 0.5, precision="fp32"),
+                          small(flow="dis").interpolate(I0, I1, 0.5, precision="fp32"), atol=1e-6)
+
+
+def test_precomputed_kernels_serve_inference_on_frames_of_that_size():
+    from slomo.cpu import nnpack
+    if not nnpack.direct_available():
+        pytest.skip("NNPACK cannot be called directly here")
+    m = small()
+    assert m.precompute_kernels(50, 70) > 0  # the frames are padded to 64x96 inside
+    kept = [e for net in (m.flow, m.interp) for layer, _ in net.levels() for e in layer.kernel_cache.values()]
+    m.interpolate(torch.rand(1, 3, 50, 70), torch.rand(1, 3, 50, 70), [0.5], precision="fp32")
+    again = [e for net in (m.flow, m.interp) for layer, _ in net.levels() for e in layer.kernel_cache.values()]
+    assert len(again) == len(kept) and all(a is b for a, b in zip(kept, again))

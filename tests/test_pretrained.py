@@ -1,4 +1,4 @@
-"""The reference-weights downloader, against a local imitation of Google Drive."""
+"""`slomo.load`, and the reference-weights downloader against a local imitation of Google Drive."""
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -6,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
+import slomo
 from slomo import pretrained, write_reference_checkpoint
 from slomo.errors import CheckpointError
 from slomo.model import SuperSloMo
@@ -161,10 +162,36 @@ def test_untrained_model_equals_classical_flow_interpolation(rng):
     assert torch.allclose(ours, classical, atol=1e-4)
 
 
-def test_get_model_loads_paths_and_the_shipped_name(tmp_path, no_shipped):
+def test_load_takes_paths_the_shipped_name_and_untrained(tmp_path, no_shipped):
     model = SuperSloMo(width=WIDTH, flow="dis")
     path = model.save(tmp_path / "m.pt")
-    assert pretrained.get_model(str(path)).config.width == WIDTH
+    assert slomo.load(str(path)).config.width == WIDTH
+    with pytest.raises(CheckpointError, match="none shipped"):
+        slomo.load()
     no_shipped.parent.mkdir(parents=True)
     model.save(no_shipped)
-    assert pretrained.get_model(None).checkpoint_path == str(no_shipped)
+    assert slomo.load(None).checkpoint_path == str(no_shipped) == slomo.load("shipped").checkpoint_path
+    untrained = slomo.load("untrained", "cpu")
+    assert untrained.checkpoint_path is None and "untrained" in untrained.metadata["note"]
+    assert slomo.load(str(path), flip_ensemble=True).config.flip_ensemble is True
+
+
+def test_load_reference_offline_falls_back_in_one_line(tmp_path, capsys, monkeypatch, no_shipped):
+    server, base, _ = serve(failing("500"))
+    server.shutdown()
+    server.server_close()  # connection refused
+    monkeypatch.setattr(pretrained, "DRIVE_URL", base + "/uc?export=download&id={id}")
+    monkeypatch.setenv("SLOMO_CACHE", str(tmp_path / "cache"))
+    assert slomo.load("reference").checkpoint_path is None  # nothing shipped either: the untrained model
+    no_shipped.parent.mkdir(parents=True)
+    SuperSloMo(width=WIDTH, flow="dis").save(no_shipped)
+    assert slomo.load("reference").checkpoint_path == str(no_shipped)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and err.count("offline?") == 2
+
+
+def test_the_former_loader_names_give_what_load_gives(tmp_path):
+    path = SuperSloMo(width=WIDTH, flow="dis").save(tmp_path / "m.pt")
+    for old in (slomo.load_model, pretrained.load_model, pretrained.get_model):
+        model = old(str(path), "cpu")
+        assert model.checkpoint_path == str(path) and model.config.width == WIDTH

@@ -8,6 +8,7 @@ import torch
 from _clips import frames_of, make_clip
 
 from slomo import SuperSloMo, video, workers
+from slomo.cpu.conv import prefers_single_items
 from slomo.errors import SlomoError
 
 
@@ -65,12 +66,13 @@ def test_forked_helpers_from_the_command_line(tmp_path, clip_and_ckpt):
 
 @pytest.mark.parametrize("direct", [True, False])
 def test_fork_is_unsafe_once_pytorchs_nnpack_pool_has_started(clip_and_ckpt, direct):
-    from slomo import nnpack
+    from slomo.cpu import nnpack
     if direct and not nnpack.direct_available():
         pytest.skip("NNPACK cannot be called directly here")
-    off = "" if direct else "import slomo.nnpack as n; n._library = lambda: None; "
-    code = (f"import torch, slomo.workers as w; from slomo.networks import UNet; {off}torch.set_num_threads(2); "
-            "a = w.fork_is_safe(); torch.set_grad_enabled(False); UNet(6, 4, 0.25)(torch.rand(1, 6, 64, 64)); "
+    code = ("import torch, slomo.workers as w; from slomo.cpu.conv import Conv2d; from slomo.networks import UNet; "
+            f"net = UNet(6, 4, 0.25); [setattr(m, 'nnpack_direct', {direct}) for m in net.modules() "
+            "if isinstance(m, Conv2d)]; torch.set_num_threads(2); "
+            "a = w.fork_is_safe(); torch.set_grad_enabled(False); net(torch.rand(1, 6, 64, 64)); "
             "print(a, w.fork_is_safe())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     # called directly, NNPACK's pool belongs to this process (a forked child makes its own)
@@ -95,7 +97,7 @@ def test_default_worker_count(clip_and_ckpt):
     job = workers.PairJob("superslomo", ckpt, "fp32", 2, 352, 640, None)
     interp = video._make_interpolator(job, model)
     assert video._helper_count(interp, workers=3) == 2
-    want = torch.get_num_threads() - 1 if video.runtime.prefers_single_items(model.device, "fp32") else 0
+    want = torch.get_num_threads() - 1 if prefers_single_items(model.device, "fp32") else 0
     assert video._helper_count(interp, None) == want
     small = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 48, 64, None), model)
     big = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 1080, 1920, None), model)

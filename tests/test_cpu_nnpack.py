@@ -1,8 +1,12 @@
+"""slomo.cpu.nnpack: NNPACK's inference convolution called directly equals PyTorch's."""
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.nn import functional as F
 
-from slomo import nnpack
+from slomo.cpu import nnpack
 
 pytestmark = pytest.mark.skipif(not nnpack.direct_available(), reason="NNPACK cannot be called directly here")
 
@@ -67,14 +71,21 @@ def test_two_threads_give_the_same_result():
     assert close(one, two)
 
 
-def test_without_the_direct_entry_point_pytorchs_call_is_used(monkeypatch):
-    monkeypatch.setattr(nnpack, "_library", lambda: None)
-    monkeypatch.setattr(nnpack, "_torch_pool_pids", set())  # this test process's own record stays as it was
+def test_pytorchs_call_serves_where_nnpack_is_not_called_directly():
     torch.manual_seed(0)
     x, w, b = torch.randn(1, 4, 30, 30), torch.randn(16, 4, 5, 5), torch.randn(16)
-    assert not nnpack.torch_pool_started()
-    assert close(nnpack.conv2d(x, w, b, (2, 2), {}), F.conv2d(x, w, b, padding=2))
-    assert nnpack.torch_pool_started()
+    cache = {}
+    assert close(nnpack.conv2d(x, w, b, (2, 2), cache, direct=False), F.conv2d(x, w, b, padding=2))
+    assert cache == {}  # PyTorch's call keeps nothing
+    assert not nnpack.keep(w, x.shape, (2, 2), cache, direct=False)
+
+
+def test_only_pytorchs_call_starts_pytorchs_thread_pool():
+    code = ("import torch; from slomo.cpu import nnpack; x, w, b = torch.randn(1, 4, 30, 30), torch.randn(16, 4, 5, 5), "
+            "torch.randn(16); nnpack.conv2d(x, w, b, (2, 2)); a = nnpack.torch_pool_started(); "
+            "nnpack.conv2d(x, w, b, (2, 2), direct=False); print(a, nnpack.torch_pool_started())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_anything_but_one_fp32_cpu_map_is_refused():

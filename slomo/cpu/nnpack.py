@@ -2,10 +2,11 @@
 
 PyTorch's `torch._nnpack_spatial_convolution` lets NNPACK pick the algorithm and transforms the
 kernel again on every call. In the U-Net's deep layers (small maps, 512x512x3x3 kernels) that
-transform costs about as much as the convolution itself, and on full-size maps NNPACK's own pick
-(Winograd 8x8 for 3x3 kernels) is slower here than its 16x16 FFT. NNPACK's inference entry point,
-`nnp_convolution_inference`, exported by PyTorch's CPU library, takes both choices; this module calls
-it through ctypes (bench/README.md has the per-layer timings behind `algorithm` and `keep_transform`).
+transform is a large part of the work, and on full-size maps NNPACK's own pick (Winograd 8x8 for 3x3
+kernels) can be slower than its 16x16 FFT. NNPACK's inference entry point, `nnp_convolution_inference`,
+exported by PyTorch's CPU library, takes both choices; this module calls it through ctypes
+(`algorithm` and `keep_transform` hold the choices; docs/cpu-speed.md and bench/README.md have the
+measurements behind them).
 Where the symbol is missing (another PyTorch build), `conv2d` falls back to PyTorch's call.
 
 With one PyTorch thread NNPACK runs in the calling thread; with more it gets a pthreadpool of that
@@ -22,10 +23,10 @@ import torch
 
 AUTO, FT8X8, FT16X16, WT8X8 = 0, 1, 2, 3  # enum nnp_convolution_algorithm
 COMPUTE, PRECOMPUTE, REUSE = 1, 2, 3  # enum nnp_convolution_transform_strategy
-MIN_PIXELS = 64  # smaller maps: PyTorch's default kernel (`slomo.networks.use_nnpack`)
+MIN_PIXELS = 64  # smaller maps: PyTorch's default kernel (`slomo.cpu.conv.use_nnpack`)
 FT16_MIN_PIXELS = 1 << 15  # 3x3 kernels: Winograd 8x8 below this many output pixels, FFT 16x16 from it
-KEEP_MAX_PIXELS = 4096  # kernel transforms are kept for maps up to this many pixels (there they cost
-# about as much as the convolution; on larger maps they matter less and would add to 1080p's peak memory)
+KEEP_MAX_PIXELS = 4096  # kernel transforms are kept for maps up to this many pixels (there they are a large
+# part of the work; on larger maps they matter less and would add to 1080p's peak memory)
 
 
 class _Size(ctypes.Structure):
@@ -35,6 +36,15 @@ class _Size(ctypes.Structure):
 class _Padding(ctypes.Structure):
     _fields_ = [("top", ctypes.c_size_t), ("right", ctypes.c_size_t),
                 ("bottom", ctypes.c_size_t), ("left", ctypes.c_size_t)]
+
+
+@functools.lru_cache(maxsize=None)
+def available() -> bool:
+    """True when PyTorch was built with NNPACK and it initialises on this CPU (the call initialises it)."""
+    try:
+        return bool(torch._nnpack_available())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,13 +93,15 @@ def _pool():
 
 
 def algorithm(kernel: int, pixels: int) -> int:
-    """The algorithm for a k x k kernel on a map of `pixels` output pixels (measured at 640x352)."""
+    """The algorithm for a k x k kernel on a map of `pixels` output pixels: Winograd 8x8 for 3x3
+    kernels on maps under FT16_MIN_PIXELS, else the 16x16 FFT."""
     return WT8X8 if kernel == 3 and pixels < FT16_MIN_PIXELS else FT16X16
 
 
-def _direct_for(weight) -> bool:
-    """Whether NNPACK is called directly for this kernel (its FFT and Winograd algorithms: k <= 16)."""
-    return direct_available() and max(weight.shape[-2:]) <= 16
+def _direct_for(weight, direct: bool = True) -> bool:
+    """Whether NNPACK is called directly for this kernel (its FFT and Winograd algorithms: k <= 16);
+    direct=False asks for PyTorch's call."""
+    return direct and direct_available() and max(weight.shape[-2:]) <= 16
 
 
 def _algorithm_for(weight, pixels: int) -> int:
@@ -140,19 +152,20 @@ def _transform(weight, x_shape, algo, pad, cache):
     return buf
 
 
-def keep(weight, x_shape, padding, cache) -> bool:
+def keep(weight, x_shape, padding, cache, direct: bool = True) -> bool:
     """Compute now the kernel transform that `conv2d` keeps for maps of x_shape (1,C,H,W) with this
     padding (the output is H x W), if it keeps one there. True when one is kept."""
-    if not _direct_for(weight):
+    if not _direct_for(weight, direct):
         return False
     return _transform(weight, x_shape, _algorithm_for(weight, x_shape[2] * x_shape[3]), padding, cache) is not None
 
 
-def conv2d(x, weight, bias, padding, cache=None):
+def conv2d(x, weight, bias, padding, cache=None, direct: bool = True):
     """Convolution of x (1,C,H,W) fp32 CPU with weight (O,C,kh,kw) and bias (O,), zero padding
     (ph, pw) on both sides -> (1,O,H+2ph-kh+1,W+2pw-kw+1). Equal to `F.conv2d` to ~1e-5 relative.
-    `cache`: a dict owned by the layer, where the kernel transform is kept between calls."""
-    if not _direct_for(weight):
+    `cache`: a dict owned by the layer, where the kernel transform is kept between calls.
+    direct=False: through PyTorch's NNPACK call (NNPACK's own choice of algorithm, nothing kept)."""
+    if not _direct_for(weight, direct):
         _torch_pool_pids.add(os.getpid())
         return torch._nnpack_spatial_convolution(x, weight, bias, tuple(padding))
     bias = bias if bias is not None else x.new_zeros(weight.shape[0])
