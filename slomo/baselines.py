@@ -18,7 +18,7 @@ class Duplicate:
     name = "duplicate"
 
     def interpolate(self, I0, I1, t, **_):
-        check_pair(I0, I1)
+        check_pair(I0, I1, values=True)
         t = as_times(t, I0.shape[0], I0.device)  # (B,T)
         pick = (t >= 0.5).float().view(*t.shape, 1, 1, 1)
         return (1 - pick) * I0.unsqueeze(1) + pick * I1.unsqueeze(1)
@@ -29,7 +29,7 @@ class Blend:
     name = "blend"
 
     def interpolate(self, I0, I1, t, **_):
-        check_pair(I0, I1)
+        check_pair(I0, I1, values=True)
         t = as_times(t, I0.shape[0], I0.device).view(I0.shape[0], -1, 1, 1, 1)
         return ((1 - t) * I0.unsqueeze(1) + t * I1.unsqueeze(1)).float()
 
@@ -44,7 +44,7 @@ class FlowInterp:
         self.preset, self.padding, self.flip_ensemble = preset, padding, flip_ensemble
 
     def interpolate(self, I0, I1, t, return_aux=False, **_):
-        check_pair(I0, I1)
+        check_pair(I0, I1, values=True)
         B = I0.shape[0]
         t = as_times(t, B, I0.device)
         frames, aux = self._interpolate(I0, I1, t)
@@ -102,7 +102,7 @@ class MEMC:
         return torch.from_numpy(np.stack(sel)).permute(0, 3, 1, 2).float() / 255
 
     def interpolate(self, I0, I1, t, **_):
-        check_pair(I0, I1)
+        check_pair(I0, I1, values=True)
         t = as_times(t, I0.shape[0], I0.device)
         out = []
         for b in range(I0.shape[0]):

@@ -1,19 +1,18 @@
 """Reading and writing checkpoints: the reference's `SuperSloMo.ckpt` and the project's own format.
 
 Both load with `torch.load(weights_only=True)`: tensors and plain containers only, plus
-`datetime` for the reference's timestamp. Nothing else is unpickled.
+`datetime` for the reference's timestamp. Nothing else is unpickled, and weights that are not
+finite (a diverged run: black frames) are refused.
 """
 import datetime
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .config import ModelConfig
 from .errors import CheckpointError
-from .files import publish
+from .files import atomic_output
 
 FORMAT = "slomo-checkpoint"
 VERSION = 1
@@ -51,6 +50,21 @@ def _reference_width(sd: dict, path: Path) -> float:
     return w.shape[0] / 32
 
 
+def non_finite(state_dict: dict):
+    """The name of the first floating-point tensor holding NaN or infinity, else None."""
+    for k, v in state_dict.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            return k
+    return None
+
+
+def _check_finite(state_dict: dict, path) -> None:
+    bad = non_finite(state_dict)
+    if bad is not None:
+        raise CheckpointError(f"{path}: tensor {bad!r} holds non-finite values (NaN or infinity: a diverged "
+                              f"run); it would make black frames")
+
+
 def read_checkpoint(path) -> tuple:
     """Load any supported checkpoint. Returns (ModelConfig, state_dict, metadata)."""
     path = Path(path)
@@ -64,6 +78,7 @@ def read_checkpoint(path) -> tuple:
             raise CheckpointError(f"{path}: bad model config in checkpoint ({e})") from e
         if not isinstance(obj.get("state_dict"), dict):
             raise CheckpointError(f"{path}: checkpoint has no state_dict")
+        _check_finite(obj["state_dict"], path)
         return config, obj["state_dict"], obj.get("metadata", {})
     if all(k in obj for k in REFERENCE_KEYS):
         fc, at = obj["state_dictFC"], obj["state_dictAT"]
@@ -74,6 +89,7 @@ def read_checkpoint(path) -> tuple:
         sd.update({f"interp.{k}": v for k, v in at.items()})
         meta = {k: v for k, v in obj.items() if k not in REFERENCE_KEYS}
         meta["source_format"] = "reference"
+        _check_finite(sd, path)
         return config, sd, meta
     keys = ", ".join(sorted(map(str, obj))[:6])
     raise CheckpointError(f"{path}: not a Super SloMo checkpoint (keys: {keys or 'none'}; expected "
@@ -97,17 +113,12 @@ def check_state_dict(model: torch.nn.Module, sd: dict, path) -> None:
 
 
 def atomic_save(obj, path) -> Path:
-    """torch.save to a temporary file beside `path`, then rename: no half-written files."""
+    """torch.save to a temporary file beside `path`, then rename (replacing `path`): no half-written
+    files. Saved through a file object, so that a full disk is reported as such (DiskFullError)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, overwrite=True) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
     return path
 
 

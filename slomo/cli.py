@@ -5,9 +5,11 @@ Each subcommand has an `_add_<name>(sub)` that declares its arguments and sets `
 import argparse
 import atexit
 import os
+import signal
 import sys
+import threading
 
-from .errors import SlomoError
+from .errors import SlomoError, Terminated, os_error_line
 
 
 # ---- convert (video.py) -----------------------------------------------------------------------
@@ -38,27 +40,18 @@ def _add_convert(sub):
     p.add_argument("--scene-threshold", type=float, default=None, metavar="X",
                    help="cut score (0..1) above which frames are duplicated instead of interpolated; "
                         "0 turns cut detection off (default 0.15)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier output of slomo convert")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes (warnings still show)")
     p.set_defaults(func=_run_convert)
 
 
 def _run_convert(args) -> int:
-    import signal
-
     from .video import convert
-
-    def terminated(*_):  # `kill` cleans up like Ctrl-C: the partial file is removed
-        raise KeyboardInterrupt
     kw = {} if args.scene_threshold is None else {"scene_threshold": args.scene_threshold}
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
-                         method=args.method, batch_size=args.batch_size, workers=args.workers, device=args.device,
-                         precision=args.precision, audio=args.audio, overwrite=args.overwrite, fast=args.fast,
-                         progress=not args.quiet, **kw)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = convert(args.input, args.output, scale=args.scale, fps=args.fps, checkpoint=args.checkpoint,
+                     method=args.method, batch_size=args.batch_size, workers=args.workers, device=args.device,
+                     precision=args.precision, audio=args.audio, overwrite=args.overwrite, fast=args.fast,
+                     progress=not args.quiet, **kw)
     if not args.quiet:
         print(f"wrote {result}")
     return 0
@@ -77,7 +70,7 @@ def _add_prepare(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     p.add_argument("--train-list", default=None, help="the reference's Adobe240fps train list")
     p.add_argument("--test-list", default=None, help="the reference's Adobe240fps test list")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier dataset of slomo prepare")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_prepare)
 
@@ -117,7 +110,7 @@ def _add_train(sub):
     p.add_argument("config", nargs="?", default=None, help="TOML or JSON config (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides, e.g. steps=2000 model.width=0.5 weights.perceptual=0")
-    p.add_argument("--fresh", action="store_true", help="ignore state.pt in the run folder (start over)")
+    p.add_argument("--fresh", action="store_true", help="start the run in the run folder over, replacing its files")
     p.set_defaults(func=_run_train)
 
 
@@ -151,6 +144,7 @@ def _add_evaluate(sub):
     p.add_argument("--worst", type=int, default=0, metavar="K", help="save a grid of the K worst cases")
     p.add_argument("--worst-grid", help="PNG for the worst cases (default: beside --output, or worst.png)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier results of slomo evaluate")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the means")
     p.set_defaults(func=_run_evaluate)
 
@@ -158,12 +152,16 @@ def _add_evaluate(sub):
 def _run_evaluate(args) -> int:
     from pathlib import Path
 
-    from .evaluate import evaluate, load_dataset
+    from .evaluate import check_outputs, evaluate, load_dataset
     from .runtime import resolve_device
     try:
         device = resolve_device(args.device)
     except ValueError as e:
         raise SlomoError(str(e)) from e
+    grid = None
+    if args.worst > 0:
+        grid = args.worst_grid or (str(Path(args.output).with_suffix(".worst.png")) if args.output else "worst.png")
+    check_outputs([args.output, grid], args.data, args.overwrite)
     method = args.method
     if args.dis_preset or args.mirror:
         if method != "flow":
@@ -176,16 +174,22 @@ def _run_evaluate(args) -> int:
     lines = res.table().splitlines()
     print("\n".join(lines[-1:] if args.quiet else lines))
     if args.output:
-        print(f"wrote {res.save(args.output)}")
-    if args.worst > 0:
-        grid = args.worst_grid or (str(Path(args.output).with_suffix(".worst.png")) if args.output else "worst.png")
-        print(f"wrote {res.save_worst_grid(grid)}")
+        print(f"wrote {res.save(args.output, overwrite=args.overwrite)}")
+    if grid:
+        print(f"wrote {res.save_worst_grid(grid, overwrite=args.overwrite)}")
     return 0
 
 
 # ---- entry point ------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (`slomo convert: error: ...`), without the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slomo", description="Super SloMo frame interpolation")
+    parser = _Parser(prog="slomo", description="Super SloMo frame interpolation")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_convert(sub)
     _add_prepare(sub)
@@ -194,19 +198,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(*_):
+    raise Terminated
+
+
 def main(argv=None) -> int:
+    """Run one subcommand. SIGTERM (`kill`) is handled like Ctrl-C: the command saves or removes its
+    work; the exit status is 143 (130 for Ctrl-C, 2 for a mistake, which gets one line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.func is None:
         parser.error(f"'{args.command}' is not available yet")
+    main_thread = threading.current_thread() is threading.main_thread()  # where signals can be handled
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return int(args.func(args) or 0)
     except SlomoError as e:
-        print(f"slomo {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(e))
+    except OSError as e:  # a permission, a missing folder, a full disk: the system's words, one line
+        return _fail(args.command, os_error_line(e))
+    except MemoryError:
+        return _fail(args.command, "out of memory; try smaller frames or batches, or fewer workers")
+    except Terminated:
+        print(f"slomo {args.command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"slomo {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"slomo {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 def entry() -> None:

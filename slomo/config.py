@@ -1,4 +1,7 @@
-"""Model configuration: a small dataclass, validated on creation, stored in checkpoints."""
+"""Model configuration: a small dataclass, validated on creation, stored in checkpoints.
+`check_fields` is the one type check of every config dataclass (this one and `train.TrainConfig`)."""
+import math
+import typing
 from dataclasses import asdict, dataclass, fields
 
 from .errors import InputError
@@ -7,6 +10,38 @@ from .flow import DIS_PRESETS
 FLOW_FRONT_ENDS = ("unet", "dis")
 PADDINGS = ("zeros", "border")
 DIS_PRESET_NAMES = tuple(DIS_PRESETS)  # ultrafast, fast, medium, fine: the presets `dis_flow` knows
+_KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
+          dict: "a table of settings"}
+
+
+def _show(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_fields(obj) -> None:
+    """InputError unless every field of the dataclass `obj` holds its annotated type (bool, int, float,
+    str, dict). A bool is no number; an int given for a float is stored as a float; floats are finite."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        want, v = hints[f.name], getattr(obj, f.name)
+        if want is float and isinstance(v, int) and not isinstance(v, bool):
+            try:
+                v = float(v)
+            except OverflowError:
+                v = math.inf
+            object.__setattr__(obj, f.name, v)
+        ok = isinstance(v, want) and (want is bool or not isinstance(v, bool))
+        if not ok or (want is float and not math.isfinite(v)):
+            raise InputError(f"{f.name} must be {_KINDS.get(want, want.__name__)}, got {_show(v)}")
+
+
+def check_range(name: str, v, lo=None, hi=None) -> None:
+    """InputError unless lo <= v <= hi (None: no bound)."""
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        bounds = f"from {lo} to {hi}" if lo is not None and hi is not None else \
+            f"at least {lo}" if lo is not None else f"at most {hi}"
+        raise InputError(f"{name} must be {bounds}, got {_show(v)}")
 
 
 @dataclass(frozen=True)
@@ -29,7 +64,8 @@ class ModelConfig:
     flip_ensemble: bool = False
 
     def __post_init__(self):
-        if not isinstance(self.width, (int, float)) or not 0 < self.width <= 4:
+        check_fields(self)
+        if not 0 < self.width <= 4:
             raise InputError(f"width must be a number in (0, 4], got {self.width!r}")
         if self.flow not in FLOW_FRONT_ENDS:
             raise InputError(f"flow must be one of {FLOW_FRONT_ENDS}, got {self.flow!r}")
@@ -44,8 +80,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise InputError(f"model settings must be a table, got {_show(d)}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(map(str, set(d) - known))
         if unknown:
             raise InputError(f"unknown model config keys: {', '.join(unknown)}")
         return cls(**d)

@@ -9,10 +9,8 @@ Layouts
   the middle frame being the ground truth at t = 0.5.
 """
 import json
-import os
+import math
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,11 +19,12 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .files import publish
+from .files import atomic_output, check_apart, write_failed
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
 SPLITS = ("train", "val", "test")
+CLIP_BYTES = 4 << 30  # frames `prepare` holds in memory at once: one clip
 
 
 # ---- reading frames ----------------------------------------------------------------------------------
@@ -161,19 +160,15 @@ def prepare(input, output, *, clip_length: int = 12, stride: int = None, size=No
     scene_threshold: histogram distance above which consecutive frames count as a cut (clip skipped)
     static_threshold: clips whose first and last frames differ by less than this mean grey level
            (0-255) are skipped as nearly static
-    The input is never modified; the dataset is written to a temporary folder and renamed.
+    The input is never modified: an output that is, holds or lies inside the input (or a list file) is
+    refused. The dataset is written to a hidden temporary folder and renamed; `overwrite` replaces only
+    an earlier dataset of `prepare` (recognised by its manifest.json), never another folder or file.
     """
-    if clip_length < 3:
-        raise InputError(f"clip_length must be at least 3, got {clip_length}")
-    stride = stride or clip_length
-    if stride < 1:
-        raise InputError(f"stride must be positive, got {stride}")
-    if len(split) != 3 or any(f < 0 for f in split) or not 0.99 < sum(split) < 1.01:
-        raise InputError(f"split must be three fractions summing to 1, got {tuple(split)}")
-    output = Path(output)
-    occupied = any(output.iterdir()) if output.is_dir() else output.exists()
-    if occupied and not overwrite:
-        raise InputError(f"output {output} already exists (use overwrite)")
+    stride = clip_length if stride is None else stride
+    _check_prepare(clip_length, stride, size, split, seed, scene_threshold, static_threshold)
+    output = Path(output).expanduser()
+    check_apart(output, [input, train_list, test_list], "output folder")
+    _check_output_folder(output, overwrite)
     sources = find_sources(input)
     names = _unique_names(sources)
     if train_list or test_list:
@@ -185,13 +180,12 @@ def prepare(input, output, *, clip_length: int = 12, stride: int = None, size=No
         assign = split_sources(names, split, seed)
     from tqdm.auto import tqdm
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     result = PrepareResult(output=output, clips={s: 0 for s in SPLITS}, sources=dict(assign),
                            skipped={"scene_cut": 0, "static": 0, "short": 0})
     manifest = {"clip_length": clip_length, "stride": stride, "size": list(size) if size else None,
                 "seed": seed, "split": list(split), "sources": {}, "clips": {}}
-    try:
+    replaceable = _is_dataset if overwrite else _is_empty_folder
+    with atomic_output(output, overwrite=replaceable, directory=True) as tmp:
         for src, name in tqdm(list(zip(sources, names)), desc="prepare", unit="video", disable=not progress):
             if name not in assign:
                 continue
@@ -202,13 +196,76 @@ def prepare(input, output, *, clip_length: int = 12, stride: int = None, size=No
             raise InputError(f"no clips of {clip_length} frames could be made from {input} "
                              f"(skipped: {result.skipped})")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if output.exists():
-            shutil.rmtree(output)
-        publish(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _check_prepare(clip_length, stride, size, split, seed, scene_threshold, static_threshold) -> None:
+    """InputError naming the first of `prepare`'s settings that cannot work."""
+    def whole(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if not whole(clip_length) or clip_length < 3:
+        raise InputError(f"clip_length must be a whole number of at least 3, got {clip_length!r}")
+    if not whole(stride) or stride < 1:
+        raise InputError(f"stride must be a whole number of at least 1, got {stride!r}")
+    if size is not None:
+        if len(size) != 2 or not all(whole(v) and v >= 1 for v in size):
+            raise InputError(f"size must be (height, width) in whole pixels, got {size!r}")
+        _check_clip_bytes(clip_length, size[0], size[1])
+    try:
+        fractions = [float(f) for f in split]
+    except (TypeError, ValueError):
+        fractions = [math.nan]
+    if len(fractions) != 3 or not all(0 <= f <= 1 for f in fractions) or not 0.99 < sum(fractions) < 1.01:
+        raise InputError(f"split must be three fractions summing to 1, got {tuple(split)!r}")
+    if not whole(seed):
+        raise InputError(f"seed must be a whole number, got {seed!r}")
+    for name, v in (("scene_threshold", scene_threshold), ("static_threshold", static_threshold)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise InputError(f"{name} must be a number >= 0, got {v!r}")
+
+
+def _check_clip_bytes(clip_length: int, height: int, width: int) -> None:
+    need = clip_length * height * width * 3
+    if need > CLIP_BYTES:
+        fit = CLIP_BYTES // (height * width * 3)
+        raise InputError(f"a clip of {clip_length} frames of {width}x{height} needs {need / 2**30:.1f} GB of memory; "
+                         f"at most {CLIP_BYTES >> 30} GB, i.e. {fit} frames of this size")
+
+
+def _check_output_folder(output: Path, overwrite: bool) -> None:
+    """InputError unless `output` can become a new dataset folder (with `overwrite`: or replace one)."""
+    if output.exists() and not output.is_dir():
+        raise InputError(f"the output {output} is a file, not a folder; choose another name")
+    parent = next((p for p in output.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputError(f"cannot make the output folder {output}: {parent} is a file")
+    if output.is_dir() and not _is_empty_folder(output):
+        if not overwrite:
+            raise InputError(f"the output {output} already exists; pass --overwrite to replace a dataset "
+                             f"that slomo prepare wrote there")
+        if not _is_dataset(output):
+            raise InputError(f"{output} is not a dataset that slomo prepare wrote (no manifest.json of its "
+                             f"own), and --overwrite replaces only those; choose another folder")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot make the folder {output.parent} ({e.strerror})") from None
+
+
+def _is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+def _is_dataset(path: Path) -> bool:
+    """True for a folder that `prepare` wrote: its manifest.json has prepare's keys."""
+    if _is_empty_folder(path):
+        return True
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (not path.is_symlink() and isinstance(manifest, dict)
+            and {"clip_length", "stride", "split", "sources", "clips"} <= set(manifest))
 
 
 def _unique_names(sources) -> list:
@@ -227,6 +284,8 @@ def _cut_source(src, name, split, root, clip_length, stride, size, scene_thresho
     for frame in iter_frames(src):
         buf.append(resize_to(frame, size))
         n_frames += 1
+        if n_frames == 1:
+            _check_clip_bytes(clip_length, *frame.shape[:2])
         if len(buf) < clip_length:
             continue
         clip = buf[:clip_length]
@@ -238,7 +297,8 @@ def _cut_source(src, name, split, root, clip_length, stride, size, scene_thresho
             folder = root / split / f"{name}_{k:04d}"
             folder.mkdir(parents=True)
             for i, f in enumerate(clip):
-                cv2.imwrite(str(folder / f"{i:02d}.png"), f[:, :, ::-1])
+                if not cv2.imwrite(str(folder / f"{i:02d}.png"), f[:, :, ::-1]):
+                    raise write_failed(folder / f"{i:02d}.png")
             manifest["clips"][f"{split}/{folder.name}"] = {"source": name, "start": start}
             result.clips[split] += 1
             k += 1
@@ -522,12 +582,16 @@ def build_flow_cache(sources: list, output, spec: CacheSpec = CacheSpec(), progr
         raise InputError("no moving crops found for the flow cache")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=output.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, images=np.stack(images), flows=np.stack(flows), t=np.array(ts, np.float32),
+    with atomic_output(output, overwrite=_is_flow_cache) as tmp, open(tmp, "wb") as f:
+        np.savez(f, images=np.stack(images), flows=np.stack(flows), t=np.array(ts, np.float32),
                  sources=np.array(names), preset=np.array(spec.preset), spec=np.array(json.dumps(asdict(spec))))
-        publish(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return output
+
+
+def _is_flow_cache(path: Path) -> bool:
+    """True for an `.npz` file that `build_flow_cache` wrote (what it may replace)."""
+    try:
+        with np.load(path) as d:
+            return {"images", "flows", "t"} <= set(d.files)
+    except (OSError, ValueError):
+        return False

@@ -1,4 +1,7 @@
 """Errors that name a user's mistake; the CLI prints them as one line."""
+import errno
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class SlomoError(Exception):
@@ -11,3 +14,25 @@ class CheckpointError(SlomoError):
 
 class InputError(SlomoError, ValueError):
     """An argument or a tensor does not meet its contract."""
+
+
+class DiskFullError(SlomoError):
+    """The disk an output goes to has no space left (or the user's quota is used up)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`): handled like Ctrl-C (work saved or removed), then exit status 143."""
+
+
+def disk_full(folder) -> DiskFullError:
+    """The error that names a full disk, for an output written to `folder`."""
+    return DiskFullError(f"the disk holding {folder} is full (no space left on device); free some space "
+                         f"and run again")
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OSError that escaped: the full disk by name, else the reason and the file."""
+    if e.errno in DISK_FULL:
+        return str(disk_full(e.filename or "the output"))
+    name = f": {e.filename}" if e.filename else ""
+    return f"{e.strerror or e}{name}"

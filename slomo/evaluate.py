@@ -11,9 +11,9 @@ import heapq
 import io
 import json
 import math
-import os
 import re
-import tempfile
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import torch
 
 from . import metrics
 from .errors import InputError
-from .files import publish
+from .files import atomic_output, check_apart, check_replaceable
 from .methods import get_method, method_name
 
 LAYOUTS = ("auto", "triplets", "middlebury", "vimeo", "frames")
@@ -31,6 +31,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".we
 # (first, middle, last) file stems of a triplet folder: UCF101-DVF, its AdaCoF copy, and Vimeo90K's
 TRIPLET_NAMES = (("frame_00", "frame_01_gt", "frame_02"), ("frame0", "frame1", "frame2"), ("im1", "im2", "im3"))
 MIDDLEBURY_DIRS = (("input", "gt"), ("other-data", "other-gt-interp"))
+PNG_TAG = b"Software\0slomo evaluate"  # a tEXt chunk in the worst-case grids: what --overwrite may replace
 
 
 @dataclass
@@ -202,8 +203,10 @@ def load_dataset(path, layout: str = "auto", scale: int = 2, limit: int = None) 
         raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if not root.is_dir():
         raise InputError(f"data set folder not found: {root}")
-    if not isinstance(scale, int) or scale < 2:
-        raise InputError(f"scale must be an integer >= 2, got {scale!r}")
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 2:
+        raise InputError(f"--scale must be a whole number >= 2, got {scale!r}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InputError(f"--limit must be a whole number >= 1, got {limit!r}")
     if layout == "auto":
         layout = detect_layout(root)
     if layout == "triplets":
@@ -219,7 +222,7 @@ def load_dataset(path, layout: str = "auto", scale: int = 2, limit: int = None) 
     if not samples:
         raise InputError(f"{root}: no {layout} samples found" + (" (the folder is empty)" if not any(root.iterdir()) else ""))
     if limit is not None:
-        samples = samples[:max(0, int(limit))]
+        samples = samples[:limit]
     return Dataset(root.name, layout, samples)
 
 
@@ -249,8 +252,9 @@ class EvalResult:
     def to_dict(self) -> dict:
         return {"method": self.method, "dataset": self.dataset, "means": self.means, "rows": self.rows}
 
-    def save(self, path) -> Path:
-        """Write CSV (rows, then a `mean` row) or JSON, chosen by the suffix; atomically."""
+    def save(self, path, overwrite: bool = True) -> Path:
+        """Write CSV (rows, then a `mean` row) or JSON, chosen by the suffix; atomically.
+        overwrite: replace an earlier results file of `evaluate` (never any other file)."""
         path = Path(path)
         if path.suffix.lower() == ".json":
             text = json.dumps(self.to_dict(), indent=1)
@@ -264,11 +268,12 @@ class EvalResult:
             text = buf.getvalue()
         else:
             raise InputError(f"results file must end in .csv or .json, got {path.name}")
-        _atomic_write(path, text.encode())
+        _atomic_write(path, text.encode(), overwrite)
         return path
 
-    def save_worst_grid(self, path) -> Path:
-        """A PNG grid, one row per worst case: first input, prediction, truth, |error| x4, last input."""
+    def save_worst_grid(self, path, overwrite: bool = True) -> Path:
+        """A PNG grid, one row per worst case: first input, prediction, truth, |error| x4, last input.
+        overwrite: replace an earlier grid of `evaluate` (never any other file)."""
         if not self.worst:
             raise InputError("no worst cases kept: pass worst=K to evaluate()")
         rows = []
@@ -284,20 +289,44 @@ class EvalResult:
         ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
         if not ok:
             raise InputError(f"could not encode the grid for {path}")
-        _atomic_write(Path(path), png.tobytes())
+        _atomic_write(Path(path), _tag_png(png.tobytes()), overwrite)
         return Path(path)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _tag_png(png: bytes) -> bytes:
+    """The PNG with a tEXt chunk naming `slomo evaluate`, after its header chunk (8 + 25 bytes)."""
+    chunk = struct.pack(">I", len(PNG_TAG)) + b"tEXt" + PNG_TAG
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + PNG_TAG) & 0xFFFFFFFF)
+    return png[:33] + chunk + png[33:]
+
+
+def is_result(path) -> bool:
+    """True for a file that `evaluate` wrote: a results table (CSV or JSON) or a worst-case grid."""
+    path = Path(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if path.suffix.lower() == ".json":
+            d = json.loads(path.read_text())
+            return isinstance(d, dict) and {"method", "dataset", "means", "rows"} <= set(d)
+    except (OSError, ValueError):
+        return False
+    return head.startswith(b"sample,t,psnr,ssim,ie") or (head.startswith(b"\x89PNG") and PNG_TAG in head)
+
+
+def check_outputs(paths, data, overwrite: bool) -> None:
+    """InputError, before any work, for an output inside the data set or one `evaluate` may not replace."""
+    for p in paths:
+        if p is not None:
+            check_apart(p, [data])
+            check_replaceable(p, overwrite, is_result, "slomo evaluate")
+
+
+def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(path, overwrite, is_result, "slomo evaluate")
+    with atomic_output(path, overwrite=is_result if overwrite else False) as tmp:
+        tmp.write_bytes(data)
 
 
 def _u8(x: torch.Tensor) -> np.ndarray:  # (3,H,W) float [0,1] -> (H,W,3) uint8
@@ -317,6 +346,8 @@ def evaluate(method, dataset, *, checkpoint=None, device=None, worst: int = 0, p
     quantize: round predictions to 8 bits first, as a saved frame would be (the usual protocol)
     precision: passed to `method.interpolate` when given (e.g. "fp32")
     """
+    if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
+        raise InputError(f"--worst must be a whole number >= 0, got {worst!r}")
     if isinstance(dataset, (list, tuple)):
         dataset = Dataset.from_triplets(dataset)
     elif not isinstance(dataset, Dataset):

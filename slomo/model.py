@@ -20,6 +20,7 @@ from .padding import Padder
 from .synthesis import synthesize
 
 MEAN = (0.429, 0.431, 0.397)  # per-channel RGB mean the reference weights expect (std 1)
+RANGE_TOLERANCE = 1e-3  # how far outside [0, 1] an input pixel may stray (rounding, resampling)
 
 
 def as_times(t, batch: int, device) -> torch.Tensor:
@@ -36,8 +37,9 @@ def as_times(t, batch: int, device) -> torch.Tensor:
     return t
 
 
-def check_pair(I0, I1) -> None:
-    """Raise InputError unless I0 and I1 are matching (B,3,H,W) float tensors."""
+def check_pair(I0, I1, values: bool = False) -> None:
+    """Raise InputError unless I0 and I1 are matching (B,3,H,W) float tensors; with `values`, also
+    unless every pixel is finite and within [0, 1] (give or take RANGE_TOLERANCE)."""
     for name, x in (("I0", I0), ("I1", I1)):
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -46,6 +48,13 @@ def check_pair(I0, I1) -> None:
             raise InputError(f"{name} must be float in [0,1]; got {x.dtype} (divide uint8 frames by 255)")
     if I0.shape != I1.shape:
         raise InputError(f"I0 and I1 must have the same shape; got {tuple(I0.shape)} and {tuple(I1.shape)}")
+    for name, x in (("I0", I0), ("I1", I1)) if values and I0.numel() else ():
+        x = x.detach() if x.dtype in (torch.float32, torch.float64) else x.detach().float()
+        lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN fails both comparisons
+        if not (-RANGE_TOLERANCE <= lo and hi <= 1 + RANGE_TOLERANCE):
+            finite = bool(torch.isfinite(x).all())
+            what = f"values from {lo:.4g} to {hi:.4g}" if finite else "NaN or infinite values"
+            raise InputError(f"{name} holds {what}; frames must be float RGB in [0, 1]")
 
 
 def _rows(x, i):
@@ -182,7 +191,7 @@ class SuperSloMo(nn.Module):
         intermediates are those of the first. ensemble=False skips the mirrored pass.
         Changes nothing outside the call; the inputs take the weights' memory format.
         """
-        check_pair(I0, I1)
+        check_pair(I0, I1, values=True)
         device = self.device
         prec = runtime.resolve_precision(precision, device)
         fmt = self.memory_format

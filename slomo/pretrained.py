@@ -15,7 +15,6 @@ dependencies for one file.
 """
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +28,7 @@ from . import runtime
 from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint
 from .config import ModelConfig
 from .errors import CheckpointError
-from .files import publish
+from .files import atomic_output, publish
 from .model import SuperSloMo
 
 REFERENCE_DRIVE_ID = "1IvobLDbRiBgZr3ryCRrWL8xDbMZ-KnpF"
@@ -102,20 +101,15 @@ def download_drive_file(file_id: str, dest, *, url: str = None, timeout: float =
                 current = nxt
                 continue
             total = int(res.headers.get("Content-Length") or 0) or None
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-            try:
-                with os.fdopen(fd, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
-                                                    desc=dest.name, disable=not progress) as bar:
+            with atomic_output(dest, overwrite=True) as tmp:
+                with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
+                                                desc=dest.name, disable=not progress) as bar:
                     while chunk := res.read(CHUNK):
                         f.write(chunk)
                         bar.update(len(chunk))
-                got = Path(tmp).stat().st_size
+                got = tmp.stat().st_size
                 if total is not None and got != total:
                     raise CheckpointError(f"download of {dest.name} stopped at {got} of {total} bytes")
-                publish(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
             return dest
     raise CheckpointError("Google Drive kept answering with confirmation pages")
 
@@ -153,7 +147,7 @@ def download_reference(*, cache=None, url: str = None, timeout: float = 30, prog
     try:
         download_drive_file(REFERENCE_DRIVE_ID, part, url=url, timeout=timeout, progress=progress)
         verify_reference(part, width)
-        os.replace(part, target)
+        publish(part, target, overwrite=True)
     finally:
         part.unlink(missing_ok=True)
     return target

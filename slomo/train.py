@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from . import metrics, runtime
-from .checkpoint import atomic_save, read_checkpoint
-from .config import ModelConfig
+from .checkpoint import atomic_save, non_finite, read_checkpoint
+from .config import ModelConfig, check_fields, check_range
 from .data import Prefetcher, collate, open_dataset
 from .errors import CheckpointError, InputError
+from .files import atomic_output, check_apart
 from .losses import (
     LOSS_WEIGHTS,
     REFERENCE_WEIGHTS,
@@ -32,6 +33,12 @@ from .losses import (
 from .model import SuperSloMo
 
 SCHEDULES = ("cosine", "step", "constant")
+# whole-number settings: (lowest, highest), None for no bound
+INT_RANGES = {"steps": (1, None), "batch_size": (1, None), "crop": (32, None), "log_every": (1, None),
+              "span": (0, None), "warmup": (0, None), "flow_warmup": (0, None), "step_every": (0, None),
+              "val_every": (0, None), "ckpt_every": (0, None), "image_every": (0, None), "threads": (0, 256),
+              "loader_threads": (-1, 256), "targets": (1, None), "hard_crops": (1, None), "seed": (0, 2 ** 32 - 1)}
+RESUMABLE = {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads", "loader_threads"}
 
 
 @dataclass
@@ -101,52 +108,56 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        try:
-            self.model_config = ModelConfig.from_dict(dict(self.model))
-        except TypeError as e:
-            raise InputError(f"bad model settings: {e}") from e
-        for name in ("steps", "batch_size", "crop", "log_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("span", "warmup", "flow_warmup", "step_every", "val_every", "ckpt_every", "image_every", "threads"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise InputError(f"{name} must be a non-negative integer, got {v!r}")
-        if not 0 < self.hard_fraction <= 1:
-            raise InputError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
+        check_fields(self)  # every field of its declared type
+        self.model_config = ModelConfig.from_dict(dict(self.model))
+        for name, (lo, hi) in INT_RANGES.items():
+            check_range(name, getattr(self, name), lo, hi)
         if self.crop % 32:
             raise InputError(f"crop must be a multiple of 32, got {self.crop}")
-        if not self.targets >= 1:
-            raise InputError(f"targets must be at least 1, got {self.targets}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and 0 <= self.lr_min <= self.lr):
+        if self.batch_size * self.targets * 3 * self.crop ** 2 >= 2 ** 31:  # one warp's grid_sample input
+            raise InputError(f"batch_size x targets x 3 x crop^2 must stay below 2**31 (a warp's 32-bit indexing); "
+                             f"got {self.batch_size} x {self.targets} x 3 x {self.crop}^2")
+        if not 0 < self.hard_fraction <= 1:
+            raise InputError(f"hard_fraction must be in (0, 1], got {self.hard_fraction}")
+        if not (self.lr > 0 and 0 <= self.lr_min <= self.lr):
             raise InputError(f"need lr > 0 and 0 <= lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
+        if not self.step_gamma > 0:
+            raise InputError(f"step_gamma must be > 0, got {self.step_gamma}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.grad_clip < 0:
-            raise InputError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
-        unknown = sorted(set(self.weights) - set(LOSS_WEIGHTS))
-        if unknown:
-            raise InputError(f"unknown loss weights: {', '.join(unknown)} (known: {', '.join(LOSS_WEIGHTS)})")
-        self.weights = {k: float(self.weights.get(k, 0.0)) for k in LOSS_WEIGHTS}
-        if not isinstance(self.hard_crops, int) or isinstance(self.hard_crops, bool) or self.hard_crops < 1:
-            raise InputError(f"hard_crops must be a positive integer, got {self.hard_crops!r}")
-        if not 0 <= self.hard_prob <= 1:
-            raise InputError(f"hard_prob must be in [0, 1], got {self.hard_prob}")
+        check_range("grad_clip (0 = off)", self.grad_clip, 0)
+        check_range("hard_prob", self.hard_prob, 0, 1)
         if not 0 <= self.visibility_init < 10:
             raise InputError(f"visibility_init must be in [0, 10), got {self.visibility_init}")
-        if any(v < 0 for v in self.weights.values()):
-            raise InputError(f"loss weights must be >= 0, got {self.weights}")
-        v = self.loader_threads
-        if not isinstance(v, int) or isinstance(v, bool) or v < -1:
-            raise InputError(f"loader_threads must be -1 (auto), 0 (none) or more, got {v!r}")
+        self.weights = _loss_weights(self.weights)
         if self.precision not in runtime.PRECISIONS:
             raise InputError(f"precision must be one of {runtime.PRECISIONS}, got {self.precision!r}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError) as e:
+                raise InputError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}") from e
         if not self.data:
             raise InputError("no training data given (set data = a prepared folder or a flow-cache .npz)")
+        if not self.out:
+            raise InputError("out must name the run folder")
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _loss_weights(weights: dict) -> dict:
+    """Every loss term's weight, a finite number >= 0 (terms not given weigh 0)."""
+    unknown = sorted(map(str, set(weights) - set(LOSS_WEIGHTS)))
+    if unknown:
+        raise InputError(f"unknown loss weights: {', '.join(unknown)} (known: {', '.join(LOSS_WEIGHTS)})")
+    out = {}
+    for k in LOSS_WEIGHTS:
+        v = weights.get(k, 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
+            raise InputError(f"loss weight {k} must be a finite number >= 0, got {v!r}")
+        out[k] = float(v)
+    return out
 
 
 def _parse_value(text: str):
@@ -266,7 +277,10 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1):
         self.cfg, self.rank, self.world = cfg, rank, world
-        self.device = runtime.resolve_device(cfg.device)
+        try:
+            self.device = runtime.resolve_device(cfg.device)
+        except ValueError as e:
+            raise InputError(str(e)) from None
         self.precision = runtime.resolve_precision(cfg.precision, self.device)
         self.out = Path(cfg.out)
         if cfg.threads:
@@ -428,16 +442,27 @@ class Trainer:
         return atomic_save(state, self.out / "state.pt")
 
     def load_state(self, path) -> None:
-        """Resume from `save_state`'s file, loaded safely (tensors and plain containers only)."""
+        """Resume from `save_state`'s file, loaded safely (tensors and plain containers only).
+        A file that is refused, corrupt, truncated, of another kind or non-finite: CheckpointError."""
+        fresh = "start over with --fresh"
         try:
             s = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - unpickling refused, or a corrupt/truncated file
             raise CheckpointError(f"{path}: cannot resume from this training state ({type(e).__name__}); "
-                                  f"start over with --fresh") from e
-        self.model.load_state_dict(s["model"])
-        self.opt.load_state_dict(s["opt"])
-        self.sched.load_state_dict(s["sched"])
-        _set_rng_state(s["rng"])
+                                  f"{fresh}") from e
+        if not isinstance(s, dict) or not {"step", "model", "opt", "sched", "rng", "best"} <= set(s):
+            raise CheckpointError(f"{path}: not a training state of slomo train; {fresh}")
+        bad = non_finite(s["model"]) if isinstance(s["model"], dict) else None
+        if bad:
+            raise CheckpointError(f"{path}: tensor {bad!r} holds non-finite values (the run diverged); {fresh}")
+        try:
+            self.model.load_state_dict(s["model"])
+            self.opt.load_state_dict(s["opt"])
+            self.sched.load_state_dict(s["sched"])
+            _set_rng_state(s["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+            why = " ".join(str(e).split())[:120]
+            raise CheckpointError(f"{path}: this training state does not fit the run ({why}); {fresh}") from e
         self.step_no, self.best, self.history = s["step"], s["best"], s.get("history", [])
 
     def save_checkpoint(self, name: str, val: dict = None) -> Path:
@@ -471,6 +496,39 @@ def _distributed():
     return rank, world
 
 
+def _is_run_folder(folder: Path) -> bool:
+    """True for a folder that `train` wrote: its config.json is a training config."""
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"data", "out", "model", "steps", "weights"} <= set(saved)
+
+
+def _check_run_folder(cfg: TrainConfig) -> None:
+    """InputError unless the run folder is new, empty or a run folder of `train`, apart from every input."""
+    out = Path(cfg.out)
+    check_apart(out, [cfg.data, cfg.val, cfg.init, cfg.vgg_weights], "run folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"the run folder {out} is a file")
+    if out.is_dir() and any(out.iterdir()) and not _is_run_folder(out):
+        raise InputError(f"{out} is not empty and holds no run of slomo train (no config.json of its own); "
+                         f"give out a new or empty folder, or a run folder")
+
+
+def _check_same_run(cfg: TrainConfig, out: Path) -> None:
+    """InputError when the run in `out` was started with another config (keys added to TrainConfig
+    since then count at their default; RESUMABLE ones may change)."""
+    saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+    now = json.loads(json.dumps(cfg.to_dict()))
+    defaults = {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
+    if saved and saved != now:
+        diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else
+                                         k not in defaults or defaults[k] != now[k]))
+        if set(diff) - RESUMABLE:
+            raise InputError(f"{out} holds a run with a different config ({', '.join(diff)}); use another out folder")
+
+
 def train(config: TrainConfig, resume: bool = True) -> Path:
     """Train (or resume, when the run folder holds `state.pt`). Returns the best checkpoint's path
     (best validation PSNR; the last checkpoint when there is no validation set).
@@ -481,22 +539,15 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
         cfg.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     out = Path(cfg.out)
     state_path = out / "state.pt"
+    _check_run_folder(cfg)  # on every rank, before any of them writes
+    if world > 1:
+        torch.distributed.barrier()
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if state_path.is_file() and resume:
-            saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
-            now = json.loads(json.dumps(cfg.to_dict()))
-            defaults = {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
-            if saved and saved != now:  # keys added to TrainConfig since the run began count at their default
-                diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else
-                                                 k not in defaults or defaults[k] != now[k]))
-                if set(diff) - {"steps", "progress", "val_every", "ckpt_every", "log_every", "image_every", "threads",
-                                    "loader_threads"}:
-                    raise InputError(f"{out} holds a run with a different config ({', '.join(diff)}); "
-                                     f"use another out folder")
-        tmp = out / ".config.json.tmp"
-        tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
-        os.replace(tmp, out / "config.json")
+            _check_same_run(cfg, out)
+        with atomic_output(out / "config.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
     if world > 1:
         torch.distributed.barrier()
     trainer = Trainer(cfg, rank, world)

@@ -7,13 +7,13 @@ a thread encodes (queue -> ffmpeg). Queues are bounded, so memory does not grow 
 The model sees (B,3,H,W) float RGB in [0,1]; uint8 HWC frames stay in this module and videoio.py.
 `probe` and `read_frames` (from videoio) are available here too.
 """
+import contextlib
 import copy
 import itertools
 import math
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -30,16 +30,20 @@ from . import workers as helper_processes
 from .cpu.conv import prefers_single_items
 from .cpu.memory import tune_for_conversion
 from .errors import InputError, SlomoError
-from .files import publish
+from .files import atomic_output, check_apart, check_replaceable, scratch
 from .methods import METHODS
 from .synthesis import fuse
 from .videoio import (
+    MAX_FRAMES,
     MP4_AUDIO,
     AudioPlan,
     FrameReader,
     FrameWriter,
     VideoInfo,
     _last_line,
+    check_rate,
+    count_frames,
+    made_by_slomo,
     mux_audio,
     parse_fps,
     probe,
@@ -55,19 +59,44 @@ ITEM_PIXELS = 2_200_000  # pixels x (pair, t) items per interpolation-network pa
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the model
 HELPER_PIXELS = (256 * 256, 1280 * 736)  # helper processes (one per extra core) from about 256x256, where
 # the model's time outweighs a helper's start-up, up to 720p, above which memory comes first
+TIME_CHUNK_PIXELS = 128_000_000  # (frame, pixel) pairs made at once, at most 1024 frames: a pair whose
+MAX_TIMES = 1024  # in-between frames exceed that (a huge --scale) is made a chunk of times at a time
+WORKERS_PER_CORE = 4  # more helper processes than this cannot run side by side; they only take memory
 
 
 def parse_scale(value) -> int:
-    """The slow-motion factor: an integer >= 2."""
+    """The slow-motion factor: a whole number from 2 to MAX_FRAMES - 1 (what two frames become)."""
     if isinstance(value, bool):
         value = str(value)
     try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = math.nan
-    if not math.isfinite(f) or f != int(f) or f < 2:
-        raise InputError(f"--scale must be a whole number of at least 2; got {value}")
+        f = Fraction(str(value).strip())
+    except (TypeError, ValueError, ZeroDivisionError):
+        f = None
+    if f is None or f.denominator != 1 or not 2 <= f < MAX_FRAMES:
+        raise InputError(f"--scale must be a whole number from 2 to {MAX_FRAMES - 1} (an MP4 holds at most "
+                         f"{MAX_FRAMES} frames); got {value!r}")
     return int(f)
+
+
+class TimeGrid:
+    """The times t = k/scale of a pair's in-between frames (k in a range), made as they are asked
+    for: a list of them would take the machine's memory for a huge scale."""
+
+    def __init__(self, scale: int, ks: range = None):
+        self.scale, self.ks = scale, range(1, scale) if ks is None else ks
+
+    def __len__(self):
+        return len(self.ks)
+
+    def __getitem__(self, i):
+        return TimeGrid(self.scale, self.ks[i]) if isinstance(i, slice) else self.ks[i] / self.scale
+
+    def __iter__(self):
+        return (k / self.scale for k in self.ks)
+
+    def chunks(self, n: int):
+        """The grid in consecutive pieces of at most n times."""
+        return (self[s:s + n] for s in range(0, len(self), n))
 
 
 # ---- threads around the pipes ------------------------------------------------------------------
@@ -186,8 +215,10 @@ class _Interpolator:
     def __init__(self, method, name: str, scale: int, height: int, width: int, precision: str,
                  batch_size: int = None):
         self.method, self.name, self.precision = method, name, precision
-        self.ts = [k / scale for k in range(1, scale)]
+        self.ts = TimeGrid(scale)
         self.T = len(self.ts)
+        self.chunk = max(1, min(MAX_TIMES, TIME_CHUNK_PIXELS // (height * width)))  # times per call
+        self.chunked = self.T > self.chunk  # then a window is one pair, made a chunk of times at a time
         self.size = (height, width)
         self.model_size = (height, width)
         px = _ceil32(height) * _ceil32(width)
@@ -199,7 +230,8 @@ class _Interpolator:
         device = getattr(method, "device", torch.device("cpu"))
         if batch_size is None:  # measured on a 2-core CPU: one pair per pass is fastest there
             batch_size = 1 if device.type == "cpu" else max(1, min(8, self.max_batch // self.T))
-        self.batch_size = int(batch_size)
+        fits = TIME_CHUNK_PIXELS // (min(self.T, self.chunk) * height * width)  # pairs whose frames fit
+        self.batch_size = 1 if self.chunked else max(1, min(int(batch_size), fits))
         if name == "superslomo":
             tune_for_conversion(method, precision, *self.model_size)  # opt-in memory settings
 
@@ -216,23 +248,24 @@ class _Interpolator:
     def with_times(self, ts) -> "_Interpolator":
         """The same interpolator for other times t (a share of a pair's in-between frames)."""
         other = copy.copy(self)
-        other.ts, other.T = list(ts), len(ts)
+        other.ts, other.T = ts, len(ts)
         return other
 
     def __call__(self, I0, I1):
         """I0, I1: (B,3,H,W) float RGB in [0,1] -> (B,T,3,H,W) float RGB in [0,1]."""
+        ts = list(self.ts)  # at most `chunk` times
         if self.name != "superslomo":
-            return self.method.interpolate(I0, I1, self.ts)
+            return self.method.interpolate(I0, I1, ts)
         if not self.reduced:
-            return self.method.interpolate(I0, I1, self.ts, precision=self.precision, max_batch=self.max_batch)
-        return self._reduced(I0, I1)
+            return self.method.interpolate(I0, I1, ts, precision=self.precision, max_batch=self.max_batch)
+        return self._reduced(I0, I1, ts)
 
-    def _reduced(self, I0, I1):
+    def _reduced(self, I0, I1, ts):
         model = self.method
-        B, T, (H, W), (h, w) = I0.shape[0], self.T, self.size, self.model_size
+        B, T, (H, W), (h, w) = I0.shape[0], len(ts), self.size, self.model_size
         small = [F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
                  for x in (I0, I1)]
-        _, aux = model.interpolate(*small, self.ts, return_aux=True, precision=self.precision,
+        _, aux = model.interpolate(*small, ts, return_aux=True, precision=self.precision,
                                    max_batch=self.max_batch, ensemble=False)  # flows and Vt0 only
         device, pad = model.device, model.config.padding
         gain = torch.tensor([W / w, H / h], device=device).view(1, 2, 1, 1)  # flow pixels scale with size
@@ -242,7 +275,7 @@ class _Interpolator:
 
         mean = model.mean.to(device)
         I0n, I1n = I0.to(device) - mean, I1.to(device) - mean
-        t_all = torch.tensor(self.ts, device=device).repeat(B)
+        t_all = torch.tensor(ts, device=device).repeat(B)
         idx = torch.arange(B, device=device).repeat_interleave(T)
         out = []
         step = max(1, 8_000_000 // (H * W))  # (pair, t) items warped at once at full size
@@ -285,6 +318,8 @@ def _make_interpolator(job: PairJob, method=None) -> "_Interpolator":
 def _helper_count(interp: "_Interpolator", workers) -> int:
     """Helper processes beside this one: by default one per extra PyTorch thread, where it pays
     (the model in fp32 on a CPU with NNPACK, frame sizes within HELPER_PIXELS); `workers` overrides."""
+    if interp.chunked:
+        return 0
     if workers is not None:
         return max(0, int(workers) - 1)
     device = getattr(interp.method, "device", torch.device("cpu"))
@@ -319,6 +354,15 @@ def _share_last(helpers: list, T: int, window_seconds):
         return None  # no estimate yet of when it will be free
     k = share_times(T, helper.free_in(window_seconds or 0.0), window_seconds or 1.0)
     return (helper, k) if k < T else None
+
+
+def _chunked_pair(interp: "_Interpolator", a: np.ndarray, b: np.ndarray, cut: bool):
+    """The frames of the pair (a, b) when its in-between frames do not fit in memory together:
+    lists of uint8 frames, first [a], then the in-between ones a chunk of times at a time."""
+    yield [a]
+    pair = np.stack([a, b])
+    for ts in interp.ts.chunks(interp.chunk):
+        yield [a] * len(ts) if cut else list(interpolate_u8(interp, pair, [0], ts)[0])
 
 
 def _stop_helpers(helpers: list, threads) -> None:
@@ -369,12 +413,10 @@ def _output_path(input: Path, output, scale: int, overwrite: bool) -> Path:
     out = out.expanduser()
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise InputError(f"the output is an H.264 MP4 file; give it a .mp4 name, not {out.name!r}")
-    if out.resolve() == input.resolve() or (out.exists() and os.path.samefile(out, input)):
-        raise InputError(f"the output {out} is the input file; choose another name")
+    check_apart(out, [input])
     if out.is_dir():
         raise InputError(f"the output {out} is a folder")
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; pass --overwrite to replace it")
+    check_replaceable(out, overwrite, made_by_slomo, "slomo convert")
     if not out.parent.is_dir():
         raise InputError(f"the output folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
@@ -393,6 +435,65 @@ def _audio_plan(info: VideoInfo, speed_same: bool, tempo: float, audio: bool, sa
     return AudioPlan(info.path, info.audio_stream, "aac")
 
 
+def _check_options(scale, fps, scene_threshold, batch_size, workers, method) -> tuple:
+    """(scale, fps or None, scene_threshold) from the user's values; InputError names the first bad one."""
+    scale = parse_scale(scale)
+    fps = parse_fps(fps) if fps is not None else None
+    try:
+        scene_threshold = float(scene_threshold)
+    except (TypeError, ValueError, OverflowError):
+        scene_threshold = math.nan
+    if not scene_threshold >= 0:
+        raise InputError(f"--scene-threshold must be a number >= 0; got {scene_threshold}")
+    if batch_size is not None and not (isinstance(batch_size, int) and not isinstance(batch_size, bool)
+                                       and batch_size >= 1):
+        raise InputError(f"--batch-size must be a whole number >= 1; got {batch_size!r}")
+    most = WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool)
+                                    and 1 <= workers <= most):
+        raise InputError(f"--workers must be a whole number from 1 to {most} ({WORKERS_PER_CORE} per CPU core: "
+                         f"each is a process with its own memory); got {workers!r}")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return scale, fps, scene_threshold
+
+
+def _check_input(info: VideoInfo, scale: int, fps_out, say) -> Fraction:
+    """The output rate, after refusing what an MP4 cannot hold; notes the streams the output drops."""
+    frames = (max(info.frames, 2) - 1) * scale + 1
+    if frames > MAX_FRAMES:
+        most = (MAX_FRAMES - 1) // max(info.frames - 1, 1)
+        raise InputError(f"--scale {scale} would make {frames} frames of {info.path.name}'s {info.frames}, and an "
+                         f"MP4 holds at most {MAX_FRAMES}; use --scale {most} or less")
+    if fps_out is None:
+        fps_out = check_rate(info.fps, f"{info.path.name}'s frame rate (give another with --fps)")
+    if info.others:
+        lost = any(s.startswith(("audio", "subtitle")) for s in info.others)
+        say(f"{info.path.name}: the output keeps one video and one audio stream; dropped {', '.join(info.others)}",
+            warning=lost)
+    return fps_out
+
+
+def _check_frames(path: Path, frames: int, fps) -> None:
+    """SlomoError unless the MP4 at `path` holds every one of the `frames` frames written."""
+    got = count_frames(path)
+    if got != frames:
+        raise SlomoError(f"the encoded video holds {got} of the {frames} frames written (at {_fmt_rate(fps)} fps); "
+                         f"nothing was saved")
+
+
+def _warn_if_damaged(name: str, info: VideoInfo, reader, say) -> None:
+    """A warning when the input lost frames or ffmpeg reported errors while decoding it."""
+    n = reader.count
+    why = f" ({_last_line(reader.log)})" if reader.log.strip() else ""
+    if reader.returncode or n < info.frames:
+        say(f"{name} claims {info.frames} frames but only {n} decode (a damaged or truncated file, or "
+            f"empty 'dropped' frames); converted those {n}{why}", warning=True)
+    elif why:
+        say(f"{name} is damaged: ffmpeg reported errors while decoding it{why}; its {n} frames were converted, "
+            f"some possibly patched over", warning=True)
+
+
 def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: str = "superslomo",
             batch_size: int = None, device="auto", precision: str = "auto", audio: bool = True,
             scene_threshold: float = scenes.DEFAULT_THRESHOLD, overwrite: bool = False,
@@ -400,8 +501,10 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     """Slow motion or frame-rate conversion of a video file, streamed with bounded memory.
 
     input:   any video ffmpeg reads (mp4, mkv, avi, ...; any audio codec)
-    output:  .mp4 path; default `<input stem>-x<scale>.mp4` beside the input. Written to a temporary
-             file in the same folder and renamed at the end; removed on error or Ctrl-C.
+    output:  .mp4 path; default `<input stem>-x<scale>.mp4` beside the input. Written to a hidden
+             temporary file in the same folder and renamed at the end (never onto a file that appeared
+             meanwhile); removed on error, Ctrl-C or kill. The sound failing fails the conversion.
+    overwrite: replace an existing output that `convert` wrote (its `comment` tag); never another file
     scale:   integer >= 2; the output has (N-1)*scale+1 frames (every input frame kept)
     fps:     output rate (number, "59.94" or "30000/1001"); default the input's, i.e. true slow motion
     method:  "superslomo" (the model; `checkpoint` None = the shipped one), or a baseline:
@@ -425,26 +528,12 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             tqdm.write(f"slomo: {'warning: ' if warning else ''}{msg}", file=sys.stderr)
 
     input = Path(input).expanduser()
-    scale = parse_scale(scale)
-    fps_out = parse_fps(fps) if fps is not None else None
-    try:
-        scene_threshold = float(scene_threshold)
-    except (TypeError, ValueError):
-        scene_threshold = math.nan
-    if not scene_threshold >= 0:
-        raise InputError(f"--scene-threshold must be a number >= 0; got {scene_threshold}")
-    if batch_size is not None and not (isinstance(batch_size, int) and not isinstance(batch_size, bool)
-                                       and batch_size >= 1):
-        raise InputError(f"--batch-size must be a whole number >= 1; got {batch_size}")
-    if workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
-        raise InputError(f"--workers must be a whole number >= 1; got {workers}")
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    scale, fps_out, scene_threshold = _check_options(scale, fps, scene_threshold, batch_size, workers, method)
     if not input.exists():
         raise InputError(f"no such file: {input}")
     out = _output_path(input, output, scale, overwrite)
     info = probe(input)
-    fps_out = fps_out or info.fps
+    fps_out = _check_input(info, scale, fps_out, say)
     if info.vfr:
         lo, hi = info.fps_range
         say(f"{input.name} has a variable frame rate ({lo:.3g} to {hi:.3g} fps); "
@@ -475,9 +564,9 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
     except BaseException:
         _stop_helpers(helpers, threads)
         raise
-    writer = tmp = video_tmp = None
+    writer = bar = None
     cuts = 0
-    bar = None
+    temporaries = contextlib.ExitStack()  # closing it publishes the output; an error removes everything
     try:
         it = iter(frames)
         first = [f for _, f in zip(range(2), it)]
@@ -487,13 +576,8 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
             why = f" ({_last_line(reader.log)})" if reader.log.strip() else ""
             raise InputError(f"{input.name}: {'no' if not first else 'only one'} decodable video frame"
                              f"{'' if first else 's'}; need at least two{why}")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part.mp4", dir=out.parent)
-        except OSError as e:
-            raise InputError(f"cannot write to the output folder {out.parent} ({e.strerror})") from None
-        os.close(fd)
-        tmp = Path(tmp)
-        video_tmp = tmp.with_name(tmp.name[:-len(".part.mp4")] + ".video.part.mp4") if plan else tmp
+        tmp = temporaries.enter_context(atomic_output(out, overwrite=made_by_slomo if overwrite else False))
+        video_tmp = temporaries.enter_context(scratch(out, "video")) if plan else tmp
         writer = _WriterThread(FrameWriter(video_tmp, info.width, info.height, fps_out,
                                            info.color_matrix, info.sar), maxsize=4)
         from tqdm.auto import tqdm
@@ -530,10 +614,16 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         window_seconds = None  # this process's time for a whole window, once measured
 
         def flush(window, thumbs, last=False, frames_ahead=0):
-            nonlocal cuts, window_seconds
+            nonlocal cuts, window_seconds, frames_out
             pairs = len(window) - 1
             cut = [scenes.is_cut(thumbs[j], thumbs[j + 1], scene_threshold) for j in range(pairs)]
             cuts += sum(cut)
+            if interp.chunked:  # one pair whose in-between frames are made a chunk at a time
+                for batch in _chunked_pair(interp, window[0], window[1], cut[0]):
+                    writer.put(batch)
+                    frames_out += len(batch)
+                    bar.update(len(batch))
+                return
             keep = [j for j in range(pairs) if not cut[j]]
             target = np.empty((0,))
             if keep:
@@ -545,7 +635,7 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
                 share = _share_last(helpers, interp.T, window_seconds) if last else None
                 if share is not None:  # the helper takes the first T - k times, this process the rest
                     helper, k = share
-                    helper.submit(stacked, keep, interp.ts[:interp.T - k])
+                    helper.submit(stacked, keep, list(interp.ts[:interp.T - k]))
                     target = (helper, interpolate_u8(interp.with_times(interp.ts[interp.T - k:]), stacked, keep))
                 elif idle is not None:
                     idle.submit(stacked, keep)
@@ -575,33 +665,23 @@ def convert(input, output=None, *, scale=2, fps=None, checkpoint=None, method: s
         writer.finish()
         bar.total = bar.n  # the header may have promised more frames than decoded
         bar.close()
-        if plan:
-            try:
-                mux_audio(video_tmp, plan, float(frames_out / fps_out), tmp)
-                video_tmp.unlink()
-            except SlomoError as e:  # keep the video rather than lose the work
-                say(f"{e}; the video is written without sound", warning=True)
-                plan = None
-                os.replace(video_tmp, tmp)
-        publish(tmp, out)
+        if plan:  # a failure here fails the conversion: no silent loss of the sound
+            mux_audio(video_tmp, plan, Fraction(frames_out) / fps_out, tmp)
+        _check_frames(tmp, frames_out, fps_out)
+        temporaries.close()
     except BaseException:
         if bar is not None:
             bar.close()
         frames.stop()
         if writer is not None:
-            writer.abort()
-        for p in (tmp, video_tmp):
-            if p is not None:
-                p.unlink(missing_ok=True)
+            writer.abort()  # the encoder stops before its file is removed
+        temporaries.__exit__(*sys.exc_info())
         raise
     finally:
         _stop_helpers(helpers, threads)
     frames.stop()
     n = reader.count
-    if reader.returncode or n < info.frames * 0.95 - 1:
-        why = f" ({_last_line(reader.log)})" if reader.log.strip() else ""
-        say(f"{input.name} claims {info.frames} frames but only {n} decode (a damaged or truncated file, or "
-            f"empty 'dropped' frames); converted those {n}{why}", warning=True)
+    _warn_if_damaged(input.name, info, reader, say)
     if cuts:
         say(f"{cuts} scene cut{'s' if cuts > 1 else ''}: frames duplicated there instead of interpolated")
     audio_done = {None: None, "copy": "copied", "aac": "re-encoded", "slow": "slowed"}[plan and plan.mode]

@@ -17,9 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, SlomoError
+from .errors import InputError, SlomoError, disk_full
 
 MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}  # codecs MP4 holds untouched
+FPS_RANGE = (Fraction(1, 10000), Fraction(1_000_000))  # rates whose timestamps MP4 stores exactly
+MAX_FRAMES = 2 ** 31 - 1  # frames an H.264 MP4 holds (the encoder counts them in 31 bits)
+MADE_BY = "slomo convert"  # the output's `comment` tag: what --overwrite may replace
+# ffmpeg lines that follow an error rather than say what it was
+_ECHOES = re.compile(r"Last message repeated|Conversion failed|Task finished with error|Terminating thread|"
+                     r"Error muxing a packet|Error closing file|Error opening output file|Error parsing options|"
+                     r"Failed to set value|To ignore this, add|Output file is empty|Nothing was written")
+_PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] ?)+")
+
 
 def ffmpeg_exe() -> str:
     """The ffmpeg binary bundled with imageio-ffmpeg (has libx264 and aac)."""
@@ -33,8 +42,19 @@ def _popen(cmd, **kw):
 
 
 def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip() and not ln.startswith("[out#")]
-    return lines[-1][:200] if lines else "no message"
+    """ffmpeg's last meaningful line: the last that is not an echo of an earlier error, its
+    `[component @ 0x...]` prefix dropped."""
+    lines = [_PREFIX.sub("", ln.strip()).strip() for ln in text.strip().splitlines()]
+    lines = [ln for ln in lines if ln]
+    meaningful = [ln for ln in lines if not _ECHOES.search(ln)] or lines
+    return meaningful[-1][:200] if meaningful else "no message"
+
+
+def ffmpeg_error(what: str, log: str, path) -> SlomoError:
+    """The error for a failed ffmpeg run that wrote `path`: a full disk by name, else ffmpeg's cause."""
+    if "No space left on device" in log or "Disk quota exceeded" in log:
+        return disk_full(Path(path).parent)
+    return SlomoError(f"{what}: {_last_line(log)}")
 
 
 # ---- frame rates -------------------------------------------------------------------------------
@@ -46,18 +66,27 @@ def snap_rate(x) -> Fraction:
         return Fraction(k * 1000, 1001)
     if round(x) > 0 and abs(x - round(x)) < Fraction(6, 1000):
         return Fraction(round(x))
-    return x.limit_denominator(1001)
+    return x.limit_denominator(1001) if x >= 1 else x.limit_denominator(1_000_000)  # 0.0001 fps stays > 0
 
 
 def parse_fps(value) -> Fraction:
-    """User frame rate: 60, "59.94" (-> 60000/1001), "30000/1001". Raises InputError if not > 0."""
+    """User frame rate: 60, "59.94" (-> 60000/1001), "30000/1001". InputError outside FPS_RANGE."""
     try:
         rate = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
         raise InputError(f"--fps must be a number such as 60, 59.94 or 30000/1001; got {value!r}") from None
     if rate <= 0:
-        raise InputError(f"--fps must be greater than 0; got {value}")
-    return snap_rate(rate) if "/" not in str(value) else rate
+        raise InputError(f"--fps must be greater than 0; got {value!r}")
+    return check_rate(snap_rate(rate) if "/" not in str(value) else rate, "--fps")
+
+
+def check_rate(rate: Fraction, what: str = "the frame rate") -> Fraction:
+    """`rate` when an MP4 stores its timestamps exactly (FPS_RANGE, terms of 31 bits), else InputError."""
+    lo, hi = FPS_RANGE
+    if not lo <= rate <= hi or max(rate.numerator, rate.denominator) >= 2 ** 31:
+        raise InputError(f"{what} must be between 1/{1 / lo} and {hi} frames per second (what an MP4 "
+                         f"stores exactly), as a fraction of numbers below 2**31; got {rate}")
+    return rate
 
 
 
@@ -95,11 +124,13 @@ class VideoInfo:
     audio_codec: str = None  # None: no audio stream
     audio_stream: int = None
     color_matrix: str = "bt601"  # bt709 when the stream says so
-    sar: Fraction = None     # sample aspect ratio when not square
+    sar: Fraction = None     # sample aspect ratio when not square (of the frames as decoded: rotated)
+    others: tuple = ()       # the streams a conversion drops, e.g. ("audio #0:2 (mp3)", "subtitle #0:3 (subrip)")
 
 
 _VIDEO = re.compile(r"Stream #0:(\d+)\S*: Video: (\w+)(.*)")
 _AUDIO = re.compile(r"Stream #0:(\d+)\S*: Audio: (\w+)")
+_STREAM = re.compile(r"Stream #0:(\d+)\S*: (\w+): (\w+)")
 _SIZE = re.compile(r"(?<![\w.])([1-9]\d{0,4})x([1-9]\d{0,4})\b")
 
 
@@ -133,11 +164,17 @@ def probe(path) -> VideoInfo:
         raise InputError(f"{path.name}: the video stream has no frame size ({v.group(2)})")
     width, height = int(size.group(1)), int(size.group(2))
     rot = re.search(r"rotation of (-?[\d.]+) degrees", head)
-    if rot and round(abs(float(rot.group(1)))) % 180 == 90:
+    turned = rot and round(abs(float(rot.group(1)))) % 180 == 90
+    if turned:
         width, height = height, width
     audio = next((m for m in map(_AUDIO.search, head.splitlines()) if m), None)
     sar = re.search(r"SAR (\d+):(\d+)", v.group(3))
-    sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(2)) else None
+    sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(1)) and int(sar.group(2)) else None
+    if sar and turned:
+        sar = 1 / sar  # a pixel twice as wide as tall is, turned a quarter, twice as tall as wide
+    kept = {v.group(1), audio.group(1) if audio else None}
+    others = tuple(f"{m.group(2).lower()} #0:{m.group(1)} ({m.group(3)})"
+                   for m in map(_STREAM.search, head.splitlines()) if m and m.group(1) not in kept)
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", head)
     duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
 
@@ -179,7 +216,26 @@ def probe(path) -> VideoInfo:
                      audio_codec=audio.group(2) if audio else None,
                      audio_stream=int(audio.group(1)) if audio else None,
                      color_matrix="bt709" if "bt709" in v.group(3) else "bt601",
-                     sar=sar if sar and sar != 1 else None)
+                     sar=sar if sar and sar != 1 else None, others=others)
+
+
+def count_frames(path) -> int:
+    """Frames (distinct timestamps) in the first video stream of a file, from its packets."""
+    res = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                          "-c", "copy", "-f", "framecrc", "-"], capture_output=True, check=False)
+    pts = {ln.split(",")[2].strip() for ln in res.stdout.decode(errors="replace").splitlines()
+           if ln and not ln.startswith("#") and ln.count(",") >= 4}
+    return len(pts)
+
+
+def made_by_slomo(path) -> bool:
+    """True when `path` is a video that `slomo convert` wrote (its `comment` tag says so)."""
+    try:
+        head = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                              check=False).stderr.decode(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\s*comment\s*:\s*" + re.escape(MADE_BY), head, re.MULTILINE) is not None
 
 
 # ---- decoding ----------------------------------------------------------------------------------
@@ -247,14 +303,19 @@ class AudioPlan:
         return af + ["-c:a", "aac", "-b:a", "160k"]
 
 
-def mux_audio(video_path, plan: AudioPlan, duration: float, path) -> None:
-    """Copy the video stream of `video_path` and add the planned audio, cut to `duration` seconds."""
+def mux_audio(video_path, plan: AudioPlan, duration: Fraction, path) -> None:
+    """Copy the video stream of `video_path` and add the planned audio, cut to `duration` seconds
+    (rounded up to ffmpeg's microsecond: no video frame is cut)."""
+    micros = -(-Fraction(duration) * 1_000_000 // 1)
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video_path), "-i", str(plan.source),
-           "-map", "0:v:0", "-map", f"1:{plan.stream}", "-c:v", "copy", *plan.args(), "-t", f"{duration:.6f}",
-           "-movflags", "+faststart", "-f", "mp4", str(path)]
+           "-map", "0:v:0", "-map", f"1:{plan.stream}", "-c:v", "copy", *plan.args(), "-t", f"{micros}us",
+           "-metadata", f"comment={MADE_BY}", "-movflags", "+faststart", "-f", "mp4", str(path)]
     res = subprocess.run(cmd, capture_output=True, check=False)
     if res.returncode != 0:
-        raise SlomoError(f"ffmpeg could not add the audio: {_last_line(res.stderr.decode(errors='replace'))}")
+        err = ffmpeg_error("ffmpeg could not add the audio", res.stderr.decode(errors="replace"), path)
+        if type(err) is SlomoError:
+            err = SlomoError(f"{err}; pass --no-audio to convert without sound")
+        raise err
 
 
 class FrameWriter:
@@ -279,7 +340,8 @@ class FrameWriter:
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ew}x{eh}",
                "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-"]
         cmd += ["-vf", vf, "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", "-f", "mp4", str(path)]
+                "-metadata", f"comment={MADE_BY}", "-movflags", "+faststart", "-f", "mp4", str(path)]
+        self.path = Path(path)
         self._err = tempfile.TemporaryFile()
         self._proc = _popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err)
         self.count = 0
@@ -296,7 +358,7 @@ class FrameWriter:
             self._proc.stdin.write(np.ascontiguousarray(frame).data)
         except (BrokenPipeError, OSError, ValueError):
             self._proc.wait()
-            raise SlomoError(f"the ffmpeg encoder stopped: {_last_line(self._stderr())}") from None
+            raise ffmpeg_error("the ffmpeg encoder stopped", self._stderr(), self.path) from None
         self.count += 1
 
     def close(self) -> None:
@@ -309,7 +371,7 @@ class FrameWriter:
         log = self._stderr()
         self._err.close()
         if rc != 0:
-            raise SlomoError(f"the ffmpeg encoder failed: {_last_line(log)}")
+            raise ffmpeg_error("the ffmpeg encoder failed", log, self.path)
 
     def abort(self) -> None:
         """Kill the encoder (the partial file is the caller's to remove)."""

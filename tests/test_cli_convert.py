@@ -8,7 +8,7 @@ import pytest
 import torch
 from _clips import has_audio, make_clip, stream_times, tiny_model
 
-from slomo import video
+from slomo import files
 from slomo.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_unwritable_output_folder(capsys, clips, tmp_path, monkeypatch):
     if os.access(locked, os.W_OK):  # root ignores permissions: make the temporary file fail instead
         def refuse(*a, **k):
             raise PermissionError(13, "Permission denied")
-        monkeypatch.setattr(video.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
     _fails(capsys, ["convert", str(clips["good"]), "-o", str(locked / "x.mp4"), "--method", "blend"],
            "cannot write")
     assert list(locked.iterdir()) == []

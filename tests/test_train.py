@@ -128,7 +128,7 @@ def test_ctrl_c_saves_and_resume_is_exact(clips, tmp_path, monkeypatch):
     _collect_losses(monkeypatch, interrupt_at=4)
     with pytest.raises(KeyboardInterrupt):
         train(tiny(clips, tmp_path / "b"))
-    state = torch.load(tmp_path / "b" / "run" / "state.pt", weights_only=False)
+    state = torch.load(tmp_path / "b" / "run" / "state.pt", weights_only=True)
     assert state["step"] == 4
     monkeypatch.undo()
     resumed = _collect_losses(monkeypatch)

@@ -168,13 +168,14 @@ def test_pcm_audio_reencoded_and_no_audio(tmp_path):
     assert res.audio is None and not has_audio(res.output)
 
 
-def test_audio_failure_keeps_the_video(tmp_path, monkeypatch, capsys):
+def test_audio_failure_fails_the_conversion_unless_no_audio(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
     monkeypatch.setattr(videoio.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
-    res = video.convert(clip, scale=2, method="blend", progress=False)
+    with pytest.raises(SlomoError, match="could not add the audio.*--no-audio"):
+        video.convert(clip, scale=2, method="blend", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    res = video.convert(clip, scale=2, method="blend", audio=False, progress=False)
     assert res.audio is None and res.frames_out == 5 and not has_audio(res.output)
-    assert "without sound" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-x2.mp4", "in.mp4"]
 
 
 def test_odd_size_padded_by_one_edge_pixel(tmp_path):
@@ -263,17 +264,21 @@ def test_failure_midway_leaves_no_file(tmp_path, monkeypatch, exc):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
-def test_existing_output_refused_then_overwritten(tmp_path):
+def test_existing_output_refused_and_only_an_earlier_output_overwritten(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio=None)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious")
     with pytest.raises(InputError, match="--overwrite"):
         video.convert(clip, out, method="duplicate", progress=False)
+    with pytest.raises(InputError, match="not written by slomo convert"):
+        video.convert(clip, out, method="duplicate", overwrite=True, progress=False)
     assert out.read_bytes() == b"precious"
     with pytest.raises(InputError, match="is the input"):
         video.convert(clip, clip, method="duplicate", overwrite=True, progress=False)
-    video.convert(clip, out, method="duplicate", overwrite=True, progress=False)
-    assert video.probe(out).frames == 5
+    out.unlink()
+    video.convert(clip, out, method="duplicate", progress=False)
+    video.convert(clip, out, scale=3, method="duplicate", overwrite=True, progress=False)
+    assert video.probe(out).frames == 7
 
 
 def test_encoder_failure_is_a_slomo_error(tmp_path):
