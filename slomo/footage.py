@@ -158,7 +158,7 @@ def _build_source(source, folder: Path, spec: FootageSpec, progress: bool) -> di
         (tmp / "source.json").write_text(json.dumps({"spec": spec.to_dict(), "entry": entry}))
         if folder.exists():
             shutil.rmtree(folder)
-        publish(tmp, folder)
+        publish(tmp, folder, overwrite=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -190,7 +190,7 @@ def build_footage_cache(sources, root, spec: FootageSpec = FootageSpec(), progre
     fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", dir=root)
     with open(fd, "w") as f:
         json.dump(manifest, f, indent=1)
-    publish(tmp, root / MANIFEST)
+    publish(tmp, root / MANIFEST, overwrite=True)  # the cache is all this function's own
     return root
 
 
