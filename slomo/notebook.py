@@ -7,7 +7,6 @@ upload and download when it exists).
 """
 import random
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,9 +144,9 @@ def find_video(video_path="", folder=".", default=None) -> Path:
 
 def upload(folder=".", ask: bool = True):
     """The upload step. On Colab: `google.colab.files.upload()` (asked only while nothing has been
-    uploaded and `ask` is true: press "Cancel upload" to keep the bundled clip). In Jupyter: a note
-    recommending the file browser for big files, and a FileUpload button for small ones (returned,
-    to be displayed)."""
+    uploaded and `ask` is true: press "Cancel upload" to keep the bundled clip); returns None. In Jupyter:
+    returns a `widgets.VideoUpload` to display: a note recommending the file browser for big files, and a
+    FileUpload button for small ones."""
     folder = Path(folder)
     files = colab_files()
     if files is not None:
@@ -159,15 +158,11 @@ def upload(folder=".", ask: bool = True):
             except Exception as e:  # cancelled or interrupted: keep going with what there is
                 print(f"no upload ({_short(e)})")
         return None
-    from IPython.display import HTML, display
-
     from .widgets import VideoUpload
-    display(HTML(
-        f"<b>Your own clip:</b> drag it onto the file browser on the left (or use its "
-        f"<i>Upload Files</i> button): JupyterLab uploads big files in chunks. Put it in this notebook's "
-        f"folder, then <i>Run All</i>: the newest video there is used. For files under about "
-        f"{WIDGET_LIMIT_MB} MB the button below works too."))
-    return VideoUpload(folder / UPLOADS, max_mb=WIDGET_LIMIT_MB)
+    note = (f"<b>Your own clip:</b> drag it onto the file browser on the left (or use its <i>Upload Files</i> "
+            f"button): JupyterLab uploads big files in chunks. Put it in this notebook's folder, then <i>Run All</i>: "
+            f"the newest video there is used. For files under about {WIDGET_LIMIT_MB} MB the button below works too.")
+    return VideoUpload(folder / UPLOADS, max_mb=WIDGET_LIMIT_MB, note=note)
 
 
 def offer_download(path) -> None:
@@ -176,4 +171,4 @@ def offer_download(path) -> None:
     if files is not None:
         files.download(str(path))
     else:
-        print(f"output: {Path(path).resolve()}", file=sys.stdout)
+        print(f"output: {Path(path).resolve()}")

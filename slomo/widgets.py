@@ -246,14 +246,17 @@ class VideoUpload:
     then the saved file's Path.
     """
 
-    def __init__(self, folder, accept: str = "video/*,.mp4,.mkv,.avi,.mov,.webm,.mpg", max_mb: float = 10):
+    def __init__(self, folder, accept: str = "video/*,.mp4,.mkv,.avi,.mov,.webm,.mpg", max_mb: float = 10,
+                 note: str = ""):
         import ipywidgets as w
         self.folder = Path(folder)
         self.path = None
         self.button = w.FileUpload(accept=accept, multiple=False, description="Upload a video")
         self.message = w.HTML(f"Small files (under about {max_mb:g} MB) only; nothing uploaded yet.")
+        self.note = w.HTML(note)  # shown above the button (HTML)
         self.button.observe(self._on_upload, names="value")
-        self.box = w.HBox([self.button, self.message])
+        self.box = w.VBox([self.note, w.HBox([self.button, self.message])]) if note else \
+            w.HBox([self.button, self.message])
 
     def _on_upload(self, change):
         files = change["new"]
