@@ -159,9 +159,10 @@ def upload(folder=".", ask: bool = True):
                 print(f"no upload ({_short(e)})")
         return None
     from .widgets import VideoUpload
-    note = (f"<b>Your own clip:</b> drag it onto the file browser on the left (or use its <i>Upload Files</i> "
-            f"button): JupyterLab uploads big files in chunks. Put it in this notebook's folder, then <i>Run All</i>: "
-            f"the newest video there is used. For files under about {WIDGET_LIMIT_MB} MB the button below works too.")
+    note = ("<b>Your own clip:</b> drag it onto the file browser on the left (or use its <i>Upload Files</i> "
+            "button), into this notebook's folder: JupyterLab asks to confirm files over 15 MB, then uploads "
+            "them in chunks. Then <i>Run All</i>: the newest video there is used. For files under about "
+            f"{WIDGET_LIMIT_MB} MB the button below works too.")
     return VideoUpload(folder / UPLOADS, max_mb=WIDGET_LIMIT_MB, note=note)
 
 
