@@ -40,7 +40,8 @@ def colab_files():
 
 def setup(device="auto", seed: int = 0) -> Notebook:
     """Pick the device (the GPU when there is one), seed torch, numpy and random, and say in one line
-    what runs where. This is all a notebook's first cell needs after the install step."""
+    what runs where. On Colab it also turns on Colab's widget manager for ipywidgets 8 (the explorer).
+    This is all a notebook's first cell needs after the install step."""
     import numpy as np
     import torch
 
@@ -55,7 +56,11 @@ def setup(device="auto", seed: int = 0) -> Notebook:
     where = Path(slomo.__file__).resolve().parent
     threads = f", {torch.get_num_threads()} CPU threads" if dev.type == "cpu" else ""
     print(f"slomo {slomo.__version__} from {where} on {dev}{threads}; seed {seed}")
-    return Notebook(device=dev, data=data, checkpoints=checkpoints, colab=colab_files() is not None)
+    colab = colab_files() is not None
+    if colab:
+        from google.colab import output
+        output.enable_custom_widget_manager()
+    return Notebook(device=dev, data=data, checkpoints=checkpoints, colab=colab)
 
 
 def data_path(*parts) -> Path:

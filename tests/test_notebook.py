@@ -65,18 +65,19 @@ def colab(monkeypatch):
     google = types.ModuleType("google")
     google.colab = types.ModuleType("google.colab")
     google.colab.files = files
+    google.colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", google.colab)
     return calls
 
 
 def test_on_colab_upload_asks_only_while_nothing_is_uploaded_and_download_starts(colab, tmp_path):
-    assert notebook.colab_files() is not None and notebook.setup("cpu").colab
-    assert notebook.upload(tmp_path) is None and colab == ["upload"]
+    assert notebook.colab_files() is not None and notebook.setup("cpu").colab and colab == ["widgets"]
+    assert notebook.upload(tmp_path) is None and colab == ["widgets", "upload"]
     notebook.upload(tmp_path, ask=False)
     _touch(tmp_path / "clip.mp4", 1_000)
     notebook.upload(tmp_path)
-    assert colab == ["upload"]
+    assert colab == ["widgets", "upload"]
     notebook.offer_download(tmp_path / "clip.mp4")
     assert colab[-1] == ("download", str(tmp_path / "clip.mp4"))
 
