@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench clean data
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ test: setup
 clean:
 	rm -rf outputs runs .pytest_cache
 
-# 2 s of real video with sound (data/pancake-flip.mkv, cut from shared/data/videos/flipping_a_pancake.mkv)
+# 2 s of real video with sound (data/pancake-flip.mkv; data/README.md gives its source)
 # -> 4x slow motion with the shipped checkpoint (checkpoints/slomo-dis.pt)
 demo: setup
 	mkdir -p outputs
@@ -39,3 +39,8 @@ bench: setup
 	OMP_NUM_THREADS=1 $(PY) bench/memory.py
 	OMP_NUM_THREADS=1 $(PY) bench/precision_train.py
 	$(PY) bench/plot.py
+
+# Rebuild the bundled teaching data (data/README.md) from the original footage: make data FOOTAGE=/path/to/footage
+data: setup
+	test -n "$(FOOTAGE)" || { echo "usage: make data FOOTAGE=<folder with videos/, frames/, triplets/>"; exit 2; }
+	OMP_NUM_THREADS=1 $(PY) data/build_bundle.py --root "$(FOOTAGE)"

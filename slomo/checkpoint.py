@@ -21,8 +21,9 @@ DEFAULT_NAME = "slomo-dis.pt"
 
 
 def default_checkpoint() -> Path:
-    """The checkpoint shipped in the repository's `checkpoints/` folder."""
-    return Path(__file__).resolve().parent.parent / "checkpoints" / DEFAULT_NAME
+    """The shipped checkpoint: `checkpoints/slomo-dis.pt` of the checkout, or of the installed package."""
+    from .bundled import bundled_dir
+    return bundled_dir("checkpoints") / DEFAULT_NAME
 
 
 def _torch_load(path: Path) -> dict:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .synthesis import intermediate_flows
+from .videoio import probe
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -366,9 +367,11 @@ def browser_video(path, out_dir=None) -> Path:
 
 
 def trim_video(path, out_dir, seconds: float = 1.0) -> Path:
-    """The first `seconds` of a video as `<out_dir>/<stem>-first<seconds>s.mp4` (for quick runs)."""
+    """The first `seconds` of a video as `<out_dir>/<stem>-first<N>s.mp4` (for quick runs), where N is
+    the length of the copy: `seconds`, or the whole clip's duration when it is shorter."""
     path = Path(path)
-    return _h264_copy(path, Path(out_dir) / f"{path.stem}-first{seconds:g}s.mp4", seconds)
+    length = min(float(seconds), probe(path).duration or float(seconds))
+    return _h264_copy(path, Path(out_dir) / f"{path.stem}-first{length:.2g}s.mp4", seconds)
 
 
 def video_html(path, title: str = None, width: int = 400, embed_limit_mb: float = 40.0,

@@ -66,17 +66,22 @@ class FrameExplorer:
              or one (N,3,H,W) float tensor in [0,1]
     methods: classical methods shown beside the model in the "classical" view
     max_width: pictures wider than this are shrunk for display (the model sees full frames)
+    frame_numbers: the clip's number of each frame, shown in the labels (default 0, 1, 2, ...; e.g.
+             `range(12, 42)` for frames read from frame 12 on)
 
     `render(pair, t, view)` returns the picture as (H,W,3) uint8 (usable without widgets);
     `widget()` builds the ipywidgets UI; displaying the explorer in a notebook shows it.
     """
 
     def __init__(self, model, frames, *, t: float = 0.5, view: str = "interpolated",
-                 methods=CLASSICAL, max_width: int = 1400, cache_pairs: int = 4):
+                 methods=CLASSICAL, max_width: int = 1400, cache_pairs: int = 4, frame_numbers=None):
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
         self.model = model.eval()
         self.frames = _as_frames(frames)
+        self.frame_numbers = list(range(len(self.frames)) if frame_numbers is None else frame_numbers)
+        if len(self.frame_numbers) != len(self.frames):
+            raise ValueError(f"{len(self.frame_numbers)} frame numbers for {len(self.frames)} frames")
         f0 = self.frames[0]
         self.size = tuple(f0.shape[-2:]) if isinstance(f0, torch.Tensor) else tuple(f0.shape[:2])  # (H, W)
         self.methods = {name: get_method(name) for name in methods}
@@ -159,14 +164,15 @@ class FrameExplorer:
             raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
         r = self.result(pair, t)
         I0, I1 = _tensor(self.frames[pair]), _tensor(self.frames[pair + 1])
+        a, b = self.frame_numbers[pair], self.frame_numbers[pair + 1]
         if view == "interpolated":
-            img = viz.side_by_side([I0, r["It"], I1], [f"I0 (frame {pair})", f"It, t = {t:.2f}",
-                                                      f"I1 (frame {pair + 1})"])
+            img = viz.side_by_side([I0, r["It"], I1], [f"I0 (frame {a})", f"It, t = {t:.2f}",
+                                                      f"I1 (frame {b})"])
         elif view == "flows":
             names = ("F01", "F10", "Ft0_refined", "Ft1_refined")
             m = max(viz.flow_magnitude(r[k]) for k in names)
             img = viz.grid([viz.flow_with_legend(r[k], m) for k in names],
-                           ["F01: frame 0 -> 1", "F10: frame 1 -> 0",
+                           [f"F01: frame {a} -> {b}", f"F10: frame {b} -> {a}",
                             f"Ft0 refined (t = {t:.2f})", f"Ft1 refined (t = {t:.2f})"])
         elif view == "visibility":
             lo, hi = float(r["Vt0"].min()), float(r["Vt0"].max())
@@ -190,8 +196,9 @@ class FrameExplorer:
         if self._ui is not None:
             return self._ui
         import ipywidgets as w
-        self.pair_slider = w.IntSlider(value=self.pair, min=0, max=self.pairs - 1, description="pair",
-                                       continuous_update=False, layout=w.Layout(width="420px"))
+        pairs = [(f"{self.frame_numbers[i]} -> {self.frame_numbers[i + 1]}", i) for i in range(self.pairs)]
+        self.pair_slider = w.SelectionSlider(options=pairs, value=self.pair, description="frames",
+                                             continuous_update=False, layout=w.Layout(width="420px"))
         self.t_slider = w.FloatSlider(value=self.t, min=0.05, max=0.95, step=0.05, description="t",
                                       continuous_update=False, readout_format=".2f",
                                       layout=w.Layout(width="420px"))
@@ -221,7 +228,8 @@ class FrameExplorer:
         H, W = self.size
         parts = [f"{k} {v:.2f} s" for k, v in self.last_seconds.items()]
         detail = f" ({', '.join(parts)})" if parts else " (cached)"
-        self.status.value = (f"pair {self.pair}, t = {self.t:.2f}, {self.view}: {took:.2f} s{detail}"
+        a, b = self.frame_numbers[self.pair], self.frame_numbers[self.pair + 1]
+        self.status.value = (f"frames {a} -> {b}, t = {self.t:.2f}, {self.view}: {took:.2f} s{detail}"
                              f" &middot; {W}x{H} on {self.device}")
 
     def _ipython_display_(self):
@@ -230,19 +238,25 @@ class FrameExplorer:
 
 
 class VideoUpload:
-    """An upload button for a personal video; the file is saved into `folder`.
+    """An upload button for a small personal video; the file is saved into `folder`.
 
-    `path` is None until something is uploaded, then the saved file's Path.
+    The widget sends the whole file to the kernel in one message, which Jupyter servers drop above a
+    few MB to tens of MB (silently): `max_mb` is said on the button's line. Big files go through
+    JupyterLab's file browser, which uploads in chunks. `path` is None until something is uploaded,
+    then the saved file's Path.
     """
 
-    def __init__(self, folder, accept: str = "video/*,.mp4,.mkv,.avi,.mov,.webm,.mpg"):
+    def __init__(self, folder, accept: str = "video/*,.mp4,.mkv,.avi,.mov,.webm,.mpg", max_mb: float = 10,
+                 note: str = ""):
         import ipywidgets as w
         self.folder = Path(folder)
         self.path = None
         self.button = w.FileUpload(accept=accept, multiple=False, description="Upload a video")
-        self.message = w.HTML("No upload: the notebook uses <code>video_path</code>.")
+        self.message = w.HTML(f"Small files (under about {max_mb:g} MB) only; nothing uploaded yet.")
+        self.note = w.HTML(note)  # shown above the button (HTML)
         self.button.observe(self._on_upload, names="value")
-        self.box = w.HBox([self.button, self.message])
+        self.box = w.VBox([self.note, w.HBox([self.button, self.message])]) if note else \
+            w.HBox([self.button, self.message])
 
     def _on_upload(self, change):
         files = change["new"]
@@ -257,7 +271,7 @@ class VideoUpload:
         tmp.replace(target)
         self.path = target
         self.message.value = (f"Saved <code>{target}</code> ({target.stat().st_size / 1e6:.1f} MB). "
-                              "Run the cells below again to convert it.")
+                              "Run the cells below (or Run All) to convert it.")
 
     def _ipython_display_(self):
         from IPython.display import display

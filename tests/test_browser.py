@@ -1,6 +1,8 @@
 """Super-SloMo.ipynb in a real browser: JupyterLab (headless, 127.0.0.1) driven through Debian's
-chromium by the pip `playwright` package. Run All must finish without an error, the widgets must
-render, and moving the t slider must change the explorer's picture. Screenshots go to outputs/.
+chromium by the pip `playwright` package. A 50 MB clip, made here, is uploaded the way the notebook
+recommends for big files (the file browser's upload, which JupyterLab sends in chunks); Run All must then
+convert that clip without an error, the widgets must render, and moving the t slider must change the
+explorer's picture. Screenshots go to outputs/.
 
 CI installs chromium with tests/browser/ensure_chromium.sh (never `playwright install`).
 """
@@ -17,14 +19,38 @@ from pathlib import Path
 import nbformat
 import pytest
 from test_notebooks import inject
+from slomo.videoio import ffmpeg_exe
 
 REPO = Path(__file__).resolve().parent.parent
+UPLOAD_MB = 50
 CHROMIUM = "/usr/lib/chromium/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # JupyterLab settings that keep the page quiet: no news or update checks
 SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
             {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def make_big_clip(path: Path, mb: float = UPLOAD_MB) -> Path:
+    """A real-footage H.264 clip of at least `mb` MB: the bundled dog clip looped 12 times (30 s), 320x180
+    with film grain, lossless (the grain keeps it from compressing): about 60 MB."""
+    dog = REPO / "data" / "videos" / "dog.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "11", "-i", str(dog),
+                    "-vf", "scale=320:180,noise=alls=12:allf=t", "-c:v", "libx264", "-qp", "0", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    assert path.stat().st_size >= mb * 2**20, f"{path.name}: {path.stat().st_size / 2**20:.1f} MB, want {mb} MB"
+    return path
+
+
+def wait_for_file(path: Path, size: int, timeout: float = 180):
+    """Until `path` holds `size` bytes (JupyterLab writes a chunked upload chunk by chunk)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.is_file() and path.stat().st_size == size:
+            return
+        time.sleep(0.5)
+    got = path.stat().st_size if path.is_file() else None
+    raise TimeoutError(f"upload of {path.name} incomplete after {timeout} s: {got} of {size} bytes")
 
 
 def free_port() -> int:
@@ -78,7 +104,7 @@ def lab(tmp_path):
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
-        yield f"http://127.0.0.1:{port}/lab/tree/Super-SloMo.ipynb?token={token}", tmp_path
+        yield f"http://127.0.0.1:{port}/lab/tree/Super-SloMo.ipynb?token={token}", tmp_path, root
     finally:
         proc.terminate()
         try:
@@ -88,9 +114,11 @@ def lab(tmp_path):
         log.close()
 
 
-def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
+def test_a_big_upload_through_the_file_browser_is_converted_and_the_explorer_responds(lab):
     from playwright.sync_api import sync_playwright
-    url, tmp_path = lab
+    url, tmp_path, root = lab
+    clip = make_big_clip(tmp_path / "my big clip.mp4")
+    size = clip.stat().st_size
     shots = REPO / "outputs"
     shots.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -102,6 +130,16 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
             page.goto(url)
             # the kernel is up when the status bar reads "Python 3 (ipykernel) | Idle"
             page.get_by_text("| Idle").first.wait_for(timeout=120_000)
+            # the notebook's advice for big files: the file browser's upload button (chunked upload)
+            with page.expect_file_chooser() as chooser:
+                page.locator(".jp-FileBrowser-toolbar [data-command='filebrowser:upload'], "
+                             ".jp-FileBrowser-toolbar [title='Upload Files']").first.click()
+            chooser.value.set_files(str(clip))
+            # JupyterLab asks before uploading a file over 15 MB, then sends it in 1 MB chunks
+            page.locator(".jp-Dialog", has_text="Large file size warning").wait_for(timeout=60_000)
+            page.locator(".jp-Dialog-button", has_text="Upload").click()
+            wait_for_file(root / clip.name, size)
+            page.locator(".jp-DirListing-item", has_text=clip.name).first.wait_for(timeout=60_000)
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             explorer = page.locator(".slomo-explorer")
@@ -114,6 +152,10 @@ def test_super_slomo_runs_in_jupyterlab_and_the_explorer_responds(lab):
 
             tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
             assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
+            assert page.get_by_text(f"{clip.name} (the newest upload)").count() == 1
+            converted = tmp_path / "out" / f"{clip.stem}-first1s-x4.mp4"
+            assert converted.is_file(), sorted(p.name for p in (tmp_path / "out").iterdir())
+            assert (root / clip.name).stat().st_size == size and clip.read_bytes() == (root / clip.name).read_bytes()
             assert page.locator(".widget-upload").count() == 1
             assert page.locator("video").count() == 2
             assert page.locator("figcaption a[download]").count() == 2  # links to the input and output files

@@ -140,5 +140,7 @@ def test_browser_video_and_trim_make_even_sized_h264(tmp_path):
     assert out.name == "odd size clip.preview.mp4" and info.codec == "h264"
     assert (info.width, info.height) == (100, 74)
     short = viz.trim_video(src, tmp_path / "out", seconds=0.5)
-    assert probe(short).frames == 5
+    assert short.name == "odd size clip-first0.5s.mp4" and probe(short).frames == 5
+    whole = viz.trim_video(src, tmp_path / "out", seconds=3)  # longer than the clip: named by what it holds
+    assert whole.name == "odd size clip-first2s.mp4" and probe(whole).frames == 20
     assert src.read_bytes() == before  # the input is never touched

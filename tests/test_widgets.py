@@ -89,3 +89,34 @@ def test_upload_saves_the_file(tmp_path):
     assert up.path is None
     up._on_upload({"new": [{"name": "my holiday clip.mp4", "content": memoryview(b"abc")}]})
     assert up.path == tmp_path / "uploads" / "my holiday clip.mp4" and up.path.read_bytes() == b"abc"
+
+
+def test_frame_numbers_are_those_of_the_clip(clip, counting_model):
+    model, _ = counting_model
+    ex = FrameExplorer(model, clip, frame_numbers=range(12, 16))
+    ex.widget()
+    assert [label for label, _ in ex.pair_slider.options] == ["12 -> 13", "13 -> 14", "14 -> 15"]
+    assert ex.status.value.startswith("frames 12 -> 13, t = 0.50")
+    ex.pair_slider.value = 2
+    assert ex.status.value.startswith("frames 14 -> 15")
+    default = FrameExplorer(model, clip)
+    default.widget()
+    assert default.status.value.startswith("frames 0 -> 1")
+    with pytest.raises(ValueError, match="frame numbers"):
+        FrameExplorer(model, clip, frame_numbers=[0, 1])
+
+
+def test_frame_labels_change_with_the_numbers(clip, counting_model):
+    """The labels are drawn into the picture: other numbers, other pixels in the label band only."""
+    model, _ = counting_model
+    for view in ("interpolated", "flows"):
+        a = FrameExplorer(model, clip, view=view).render(0, 0.5)
+        b = FrameExplorer(model, clip, view=view, frame_numbers=range(40, 44)).render(0, 0.5)
+        assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_upload_note_is_shown_above_the_button(tmp_path):
+    up = VideoUpload(tmp_path, max_mb=7, note="use the <b>file browser</b>")
+    assert up.box.children[0] is up.note and "7 MB" in up.message.value
+    plain = VideoUpload(tmp_path)
+    assert plain.box.children[0] is plain.button
