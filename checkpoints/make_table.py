@@ -2,7 +2,10 @@
 interpolation and a checkpoint, on ucf101_small and on frame-skipped triplets of sequences that were
 held out of training. Full frames, no cropping or resizing.
 
-    OMP_NUM_THREADS=1 python checkpoints/make_table.py [checkpoint] [--json out.json]
+    OMP_NUM_THREADS=1 python checkpoints/make_table.py [checkpoint ...] [--json out.json]
+
+Every method goes through `slomo.evaluate.evaluate` (predictions rounded to 8 bits, as saved frames
+are); models with a visibility map also get its visibility separation ("V").
 """
 import argparse
 import json
@@ -33,10 +36,10 @@ SETS = [
 
 def load_set(spec):
     from slomo.data import sequence_triplets
-    from slomo.evaluate import load_dataset, read_image
+    from slomo.evaluate import load_dataset, load_image
     kind, rel = spec[0], SHARED / spec[1]
     if kind == "triplets":
-        return [(s.name, read_image(s.first), read_image(s.targets[0][1]), read_image(s.last))
+        return [(s.name, load_image(s.first), load_image(s.targets[0][1]), load_image(s.last))
                 for s in load_dataset(rel, "triplets").samples]
     if kind == "septuplets":
         out = []
@@ -53,46 +56,47 @@ def selected_sets(names: str = None):
             yield name, kind, load_set(spec)
 
 
+def build_methods(checkpoints) -> dict:
+    """Blending, DIS flow interpolation, each dis checkpoint's own front end without its network (what
+    the learned part adds is measured against it) and the checkpoints themselves, by column name."""
+    from slomo import load
+    from slomo.baselines import Blend, FlowInterp
+    methods = {"blend": Blend(), "DIS flow": FlowInterp(preset="medium", padding="border")}
+    models = {Path(c).name: load(c, device="cpu") for c in checkpoints}
+    for model in models.values():
+        cfg = model.config
+        if cfg.flow == "dis" and (cfg.dis_preset != "medium" or cfg.flip_ensemble):
+            methods["same flow, no network"] = FlowInterp(preset=cfg.dis_preset, padding=cfg.padding,
+                                                          flip_ensemble=cfg.flip_ensemble)
+    return {**methods, **models}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("checkpoint", nargs="?", default=str(REPO / "checkpoints" / "slomo-dis.pt"))
+    ap.add_argument("checkpoints", nargs="*", default=[str(REPO / "checkpoints" / "slomo-dis.pt")])
     ap.add_argument("--json", default=None)
     ap.add_argument("--sets", default=None, help="comma-separated subset of set names")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    from slomo import metrics
-    from slomo.baselines import Blend, FlowInterp
-    from slomo.model import SuperSloMo
-    model = SuperSloMo.from_checkpoint(args.checkpoint, device="cpu")
-    methods = {"blend": Blend(), "DIS flow": FlowInterp(preset="medium", padding="border")}
-    cfg = model.config
-    if cfg.flow == "dis" and (cfg.dis_preset != "medium" or cfg.flip_ensemble):
-        # the model's own classical front end without its network: what the learned part adds
-        methods["same flow, no network"] = FlowInterp(preset=cfg.dis_preset, padding=cfg.padding,
-                                                      flip_ensemble=cfg.flip_ensemble)
-    methods["Super SloMo"] = model
+    from slomo.evaluate import Dataset, evaluate
+    methods = build_methods(args.checkpoints)
     print("| set | kind | triplets | " + " | ".join(methods) + " |", flush=True)
     rows = []
     for name, kind, data in selected_sets(args.sets):
         res = {}
         for mname, m in methods.items():
-            ps, ss = [], []
             t0 = time.time()
-            for _, I0, It, I1 in data:
-                with torch.no_grad():
-                    pred = m.interpolate(I0, I1, 0.5, precision="fp32")[:, 0] if m is model else \
-                        m.interpolate(I0, I1, 0.5)[:, 0]
-                ps.append(float(metrics.psnr(pred, It)))
-                ss.append(float(metrics.ssim(pred, It)))
-            res[mname] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "seconds": time.time() - t0}
+            r = evaluate(m, Dataset.from_triplets(data, name), precision="fp32" if hasattr(m, "config") else None)
+            res[mname] = {**r.means, "seconds": time.time() - t0}
         rows.append({"set": name, "kind": kind, "n": len(data), "size": list(data[0][1].shape[-2:]), **res})
-        r = rows[-1]
-        print(f"| {name} | {kind} | {len(data)} | " + " | ".join(
-            f"{r[k]['psnr']:.2f} / {r[k]['ssim']:.4f}" for k in methods), flush=True)
+        cells = [f"{res[k]['psnr']:.2f} / {res[k]['ssim']:.4f}" + (f" / V {res[k]['separation']:.3f}"
+                                                                   if "separation" in res[k] else "") for k in methods]
+        print(f"| {name} | {kind} | {len(data)} | " + " | ".join(cells), flush=True)
     means = {k: float(np.mean([r[k]["psnr"] for r in rows])) for k in methods}
     print("| mean over sets | | | " + " | ".join(f"{means[k]:.2f}" for k in methods))
     if args.json:
-        Path(args.json).write_text(json.dumps({"checkpoint": args.checkpoint, "rows": rows, "mean_psnr": means}, indent=1))
+        Path(args.json).write_text(json.dumps({"checkpoints": args.checkpoints, "rows": rows, "mean_psnr": means},
+                                              indent=1))
     return 0
 
 
