@@ -34,10 +34,10 @@ SETS = [
 ]
 
 
-def load_set(spec):
+def load_set(spec, root: Path = SHARED):
     from slomo.data import sequence_triplets
     from slomo.evaluate import load_dataset, load_image
-    kind, rel = spec[0], SHARED / spec[1]
+    kind, rel = spec[0], Path(root) / spec[1]
     if kind == "triplets":
         return [(s.name, load_image(s.first), load_image(s.targets[0][1]), load_image(s.last))
                 for s in load_dataset(rel, "triplets").samples]
@@ -49,11 +49,12 @@ def load_set(spec):
     return sequence_triplets(rel, gap=spec[2], every=spec[3])
 
 
-def selected_sets(names: str = None):
-    """(name, kind, triplets) for each set of SETS, or for those named (comma-separated)."""
+def selected_sets(names: str = None, root: Path = SHARED):
+    """(name, kind, triplets) for each set of SETS, or for those named (comma-separated), read from the
+    footage folder `root` (with `triplets/` and `frames/`)."""
     for name, kind, spec in SETS:
         if not names or name in names.split(","):
-            yield name, kind, load_set(spec)
+            yield name, kind, load_set(spec, root)
 
 
 def build_methods(checkpoints) -> dict:
@@ -76,13 +77,14 @@ def main(argv=None):
     ap.add_argument("checkpoints", nargs="*", default=[str(REPO / "checkpoints" / "slomo-dis.pt")])
     ap.add_argument("--json", default=None)
     ap.add_argument("--sets", default=None, help="comma-separated subset of set names")
+    ap.add_argument("--root", default=str(SHARED), help="footage folder holding triplets/ and frames/")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     from slomo.evaluate import Dataset, evaluate
     methods = build_methods(args.checkpoints)
     print("| set | kind | triplets | " + " | ".join(methods) + " |", flush=True)
     rows = []
-    for name, kind, data in selected_sets(args.sets):
+    for name, kind, data in selected_sets(args.sets, args.root):
         res = {}
         for mname, m in methods.items():
             t0 = time.time()

@@ -240,13 +240,16 @@ class EvalResult:
     worst: list = field(default_factory=list, repr=False)  # [(psnr, name, t, I0, pred, gt, I1)] uint8 HWC
 
     def table(self) -> str:
-        lines = [f"{'sample':<28} {'t':>6} {'PSNR':>7} {'SSIM':>7} {'IE':>7}"]
+        """Rows and their mean as text; models with a visibility map get a `sep` column (the mean row
+        averages it over the samples that have occlusion labels)."""
+        sep = "separation" in self.means
+        lines = [f"{'sample':<28} {'t':>6} {'PSNR':>7} {'SSIM':>7} {'IE':>7}" + (f" {'sep':>7}" if sep else "")]
         for r in self.rows:
-            lines.append(f"{r['sample'][:28]:<28} {r['t']:6.3f} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['ie']:7.2f}")
+            lines.append(f"{r['sample'][:28]:<28} {r['t']:6.3f} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['ie']:7.2f}"
+                         + (f" {r['separation']:7.3f}" if sep else ""))
         m = self.means
-        lines.append(f"{'mean (' + str(len(self.rows)) + ')':<28} {'':>6} {m['psnr']:7.2f} {m['ssim']:7.4f} {m['ie']:7.2f}")
-        if "separation" in m:
-            lines.append(f"visibility separation (mean over samples with occlusion labels): {m['separation']:.3f}")
+        lines.append(f"{'mean (' + str(len(self.rows)) + ')':<28} {'':>6} {m['psnr']:7.2f} {m['ssim']:7.4f} {m['ie']:7.2f}"
+                     + (f" {m['separation']:7.3f}" if sep else ""))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
