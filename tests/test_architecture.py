@@ -7,7 +7,7 @@ PACKAGE = REPO / "slomo"
 # the model side: networks, synthesis and the model, the CPU paths, loading, methods and evaluation
 MODEL_SIDE = {"errors", "files", "config", "flow", "warp", "synthesis", "metrics", "runtime", "padding",
               "networks", "cpu", "cpu.nnpack", "cpu.conv", "cpu.memory", "checkpoint", "model", "pretrained",
-              "baselines", "methods", "evaluate"}
+              "baselines", "methods", "evaluate", "bundled"}
 VIDEO_DATA_TRAINING = {"video", "videoio", "workers", "scenes", "data", "footage", "train", "losses"}
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 80, 450
 
