@@ -18,8 +18,8 @@ SOURCE_CLIP = SHARED / "videos" / "01_dog.mp4"  # 1280x720, 29.97 fps, real foot
 
 
 def ffmpeg() -> str:
-    import imageio_ffmpeg
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    from slomo.ffmpeg_binary import ffmpeg_exe
+    return ffmpeg_exe()
 
 
 def make_clip(out: Path, width: int, height: int, frames: int, src: Path = SOURCE_CLIP, loop: bool = False) -> Path:
@@ -123,9 +123,9 @@ def save_result(name: str, record: dict) -> Path:
     path = RESULTS / f"{name}.json"
     runs = json.loads(path.read_text()) if path.is_file() else []
     runs.append(record)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(runs, indent=1) + "\n")
-    os.replace(tmp, path)
+    from slomo.files import atomic_output
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(runs, indent=1) + "\n")
     return path
 
 

@@ -12,7 +12,7 @@ import threading
 from .errors import SlomoError, Terminated, os_error_line
 
 
-# ---- convert (video.py) -----------------------------------------------------------------------
+# ---- convert (video/) ---------------------------------------------------------------------------
 def _add_convert(sub):
     from .methods import METHODS
     from .runtime import PRECISIONS

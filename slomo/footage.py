@@ -95,7 +95,7 @@ def source_frames(source, max_side: int, max_frames: int) -> np.ndarray:
 
 def _decode(source):
     """(H,W,3) uint8 RGB frames of a video file (decoded by ffmpeg) or an image folder."""
-    from .videoio import read_frames
+    from .video.ffmpeg import read_frames
     source = Path(source)
     if source.is_dir():
         for f in sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()):

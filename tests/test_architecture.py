@@ -5,10 +5,10 @@ from conftest import REPO
 
 PACKAGE = REPO / "slomo"
 # the model side: networks, synthesis and the model, the CPU paths, loading, methods and evaluation
-MODEL_SIDE = {"errors", "files", "config", "flow", "warp", "synthesis", "metrics", "runtime", "padding",
+MODEL_SIDE = {"errors", "files", "ffmpeg_binary", "config", "flow", "warp", "synthesis", "metrics", "runtime", "padding",
               "networks", "cpu", "cpu.nnpack", "cpu.conv", "cpu.memory", "checkpoint", "model", "pretrained",
               "baselines", "methods", "evaluate"}
-VIDEO_DATA_TRAINING = {"video", "videoio", "workers", "scenes", "data", "footage", "train", "losses"}
+VIDEO_DATA_TRAINING = {"video", "video.ffmpeg", "video.helpers", "video.scenes", "data", "footage", "train", "losses"}
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 80, 450
 
 
