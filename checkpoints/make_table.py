@@ -33,10 +33,10 @@ SETS = [
 
 def load_set(spec):
     from slomo.data import sequence_triplets
-    from slomo.evaluate import load_dataset, read_image
+    from slomo.evaluate import load_dataset, load_image
     kind, rel = spec[0], SHARED / spec[1]
     if kind == "triplets":
-        return [(s.name, read_image(s.first), read_image(s.targets[0][1]), read_image(s.last))
+        return [(s.name, load_image(s.first), load_image(s.targets[0][1]), load_image(s.last))
                 for s in load_dataset(rel, "triplets").samples]
     if kind == "septuplets":
         out = []

@@ -8,7 +8,7 @@ PACKAGE = REPO / "slomo"
 MODEL_SIDE = {"errors", "files", "ffmpeg_binary", "config", "flow", "warp", "synthesis", "metrics", "runtime", "padding",
               "networks", "cpu", "cpu.nnpack", "cpu.conv", "cpu.memory", "checkpoint", "model", "pretrained",
               "baselines", "methods", "evaluate"}
-VIDEO_DATA_TRAINING = {"video", "video.ffmpeg", "video.helpers", "video.scenes", "data", "footage", "train", "losses"}
+VIDEO_DATA_TRAINING = {"video", "video.ffmpeg", "video.helpers", "video.scenes", "data", "data.footage", "train", "losses"}
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 80, 450
 
 
