@@ -84,7 +84,7 @@ class FrameExplorer:
         self.max_width = max_width
         self.device = model.device
         self.precision = runtime.resolve_precision("auto", self.device)
-        # channels_last on CPU: measured 1.5 s vs 2.0 s per t at 854x480 (quarter width, 1 thread)
+        # channels_last on CPU: faster for the explorer's quarter-width model (docs/cpu-speed.md)
         self.memory_format = torch.channels_last if self.device.type == "cpu" else \
             runtime.memory_format(self.device, self.precision)
         self._flows = _LRU(cache_pairs)      # pair -> (F01, F10) for the padded pair

@@ -79,7 +79,7 @@ class ConvertOptions:
     workers: processes interpolating pairs side by side, one thread each (None: one per PyTorch
              thread for the model on CPU up to 720p, else 1: this process alone)
     fast:    skip the mirror-image second pass of a checkpoint with `flip_ensemble` (the shipped
-             one): about twice as fast, about 0.1 dB lower (checkpoints/README.md)
+             one): half the model passes, slightly lower quality (checkpoints/README.md)
     """
     scale: int = 2
     fps: Fraction = None

@@ -24,8 +24,8 @@ from ..padding import Padder
 from ..synthesis import fuse
 from ..warp import backward_warp
 
-MODEL_PIXELS = 1920 * 1088  # above this the model runs at reduced resolution (4K would need ~10 GB/item)
-ITEM_PIXELS = 2_200_000  # pixels x (pair, t) items per interpolation-network pass (~2.5 GB on CPU fp32)
+MODEL_PIXELS = 1920 * 1088  # above this the model runs at reduced resolution (memory: docs/convert.md)
+ITEM_PIXELS = 2_200_000  # pixels x (pair, t) items per interpolation-network pass (memory: docs/convert.md)
 TIME_CHUNK_PIXELS = 128_000_000  # (frame, pixel) pairs made at once, at most 1024 frames: a pair whose
 MAX_TIMES = 1024  # in-between frames exceed that (a huge --scale) is made a chunk of times at a time
 
