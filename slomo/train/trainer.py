@@ -45,20 +45,13 @@ class Trainer:
         self.model = build_model(cfg).to(self.device)
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.fmt)
-        self.ddp = None
-        if world > 1:
-            # the only buffer is the constant RGB mean: nothing to broadcast
-            self.ddp = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                forward_sync_buffers=False)
+        self.ddp = _data_parallel(self.model, self.device) if world > 1 else None
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(trainable, lr=cfg.lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
         self.data = self._open_data()
         self.features, self.notes = self._perceptual_features()
-        n = cfg.loader_threads
-        if n < 0:  # auto
-            n = min(GPU_LOADER_THREADS, max(1, (os.cpu_count() or 2) - 1)) if self.device.type == "cuda" else 0
+        n = _loader_threads(cfg.loader_threads, self.device)
         self.prefetch = Prefetcher(self.batch, n) if n else None
         self.val = load_dataset(cfg.val) if cfg.val and rank == 0 else None
         self.step_no, self.best = 0, -math.inf
@@ -106,6 +99,13 @@ class Trainer:
         loss, terms = total_loss(out, I0, I1, It, self.cfg.weights, self.features, self.cfg.model_config.padding)
         return loss, terms, out
 
+    def _flow_warmup_loss(self, I0, I1, flows):
+        """(loss, terms, outputs) of the flow network regressed onto the cached DIS flow."""
+        with runtime.autocast(self.device, self.precision):
+            F01, F10 = self.model.flows(I0, I1)
+        loss = flow_regression_loss(F01, F10, *flows)
+        return loss, {"flow_regression": float(loss.detach())}, {"F01": F01.detach(), "F10": F10.detach()}
+
     @torch.no_grad()
     def batch_loss(self, b: dict) -> float:
         """The loss of the current model on batch `b` (no update; eval mode)."""
@@ -127,11 +127,7 @@ class Trainer:
         self.model.train()
         warm = self.step_no < cfg.flow_warmup
         if warm:  # DIS flow is the target, the flow network the only thing learning
-            with runtime.autocast(self.device, self.precision):
-                F01, F10 = self.model.flows(I0, I1)
-            loss = flow_regression_loss(F01, F10, *flows)
-            terms = {"flow_regression": float(loss.detach())}
-            out = {"F01": F01.detach(), "F10": F10.detach()}
+            loss, terms, out = self._flow_warmup_loss(I0, I1, flows)
         else:
             loss, terms, out = self.loss(self.ddp or self.model, I0, I1, It, t, flows)
         self.opt.zero_grad(set_to_none=True)
@@ -186,3 +182,16 @@ class Trainer:
 
     def save_checkpoint(self, name: str, val: dict = None) -> Path:
         return self.model.save(self.out / name, **self.metadata(val))
+
+
+def _data_parallel(model, device: torch.device):
+    """DDP around the model; the only buffer is the constant RGB mean: nothing to broadcast."""
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
+
+
+def _loader_threads(n: int, device: torch.device) -> int:
+    """Batch-making threads: `n`, or for -1 (auto) up to GPU_LOADER_THREADS on a GPU and none on a CPU."""
+    if n >= 0:
+        return n
+    return min(GPU_LOADER_THREADS, max(1, (os.cpu_count() or 2) - 1)) if device.type == "cuda" else 0
