@@ -14,6 +14,7 @@ import torch
 
 from . import runtime, viz
 from .baselines import get_method
+from .files import atomic_output
 
 VIEWS = ("interpolated", "flows", "visibility", "warped", "classical")
 CLASSICAL = ("duplicate", "blend", "flow")
@@ -252,9 +253,8 @@ class VideoUpload:
         name = Path(item["name"]).name or "upload.mp4"
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / name
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(bytes(item["content"]))
-        tmp.replace(target)
+        with atomic_output(target, overwrite=True) as tmp:
+            tmp.write_bytes(bytes(item["content"]))
         self.path = target
         self.message.value = (f"Saved <code>{target}</code> ({target.stat().st_size / 1e6:.1f} MB). "
                               "Run the cells below again to convert it.")
