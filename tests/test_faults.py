@@ -818,7 +818,7 @@ def tiny_clip(tmp_path_factory):
 @given(option=st.sampled_from(["--scale", "--fps", "--batch-size", "--workers", "--scene-threshold", "--device",
                                "--precision", "--method"]), value=TEXT)
 def test_any_convert_argument_works_or_gets_one_line(monkeypatch, tmp_path, tiny_clip, option, value):
-    monkeypatch.setattr(video, "_make_interpolator", _reached)  # where the work begins
+    monkeypatch.setattr(FrameInterpolator, "for_job", _reached)  # where the work begins
     out = tmp_path / f"out{time.monotonic_ns()}.mp4"
     try:
         code, err = cli(["convert", tiny_clip, "-o", out, "--method", "blend", f"{option}={value}", "-q"])

@@ -9,7 +9,7 @@ from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
 from slomo import video
 from slomo.errors import InputError, SlomoError
 from slomo.video import ffmpeg
-from slomo.video.conversion import parse_scale
+from slomo.video.conversion import ConvertOptions, parse_scale
 from slomo.video.interpolator import FrameInterpolator
 
 
@@ -28,6 +28,24 @@ def test_parse_scale_rejects(bad):
 
 def test_parse_scale_accepts_integers():
     assert parse_scale("4") == 4 and parse_scale(8) == 8 and parse_scale(2.0) == 2
+
+
+def test_convert_takes_exactly_the_options_that_convert_options_holds():
+    import dataclasses
+    import inspect
+    params = inspect.signature(video.convert).parameters
+    keywords = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    assert keywords == {f.name: f.default for f in dataclasses.fields(ConvertOptions)}
+
+
+def test_convert_options_are_normalised_or_refused_in_one_line():
+    opts = ConvertOptions(scale="4", fps="59.94", scene_threshold="0.2", workers=1)
+    assert (opts.scale, opts.fps, opts.scene_threshold) == (4, Fraction(60000, 1001), 0.2)
+    for bad in ({"scale": 1}, {"fps": "fast"}, {"scene_threshold": -1}, {"batch_size": 0}, {"workers": True},
+                {"method": "magic"}):
+        with pytest.raises(InputError) as e:
+            ConvertOptions(**bad)
+        assert "\n" not in str(e.value)
 
 
 # ---- probe and read_frames -----------------------------------------------------------------------
