@@ -14,12 +14,14 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = BENCH / "results"
-SOURCE_CLIP = SHARED / "videos" / "01_dog.mp4"  # 1280x720, 29.97 fps, real footage
+BUNDLED_CLIP = REPO / "data" / "videos" / "dog.mp4"  # 640x360, 29.97 fps, 75 frames of the same footage
+# 1280x720, 29.97 fps, real footage (data/README.md); the bundled 640x360 cut of it where that is absent
+SOURCE_CLIP = SHARED / "videos" / "01_dog.mp4" if (SHARED / "videos" / "01_dog.mp4").is_file() else BUNDLED_CLIP
 
 
 def ffmpeg() -> str:
-    import imageio_ffmpeg
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    from slomo.ffmpeg_binary import ffmpeg_exe
+    return ffmpeg_exe()
 
 
 def make_clip(out: Path, width: int, height: int, frames: int, src: Path = SOURCE_CLIP, loop: bool = False) -> Path:
@@ -123,9 +125,9 @@ def save_result(name: str, record: dict) -> Path:
     path = RESULTS / f"{name}.json"
     runs = json.loads(path.read_text()) if path.is_file() else []
     runs.append(record)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(runs, indent=1) + "\n")
-    os.replace(tmp, path)
+    from slomo.files import atomic_output
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(runs, indent=1) + "\n")
     return path
 
 

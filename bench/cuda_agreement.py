@@ -4,7 +4,7 @@
 
 For the first pairs of CLIP (decoded as `slomo convert` decodes it), the in-between frames as
 uint8 from: the reference-style loop (bench/reference_convert.py) and slomo's video path
-(`slomo.workers.interpolate_u8`, the function `slomo convert` calls), each on the GPU with TF32
+(`slomo.video.FrameInterpolator.interpolate_u8`, what `slomo convert` calls), each on the GPU with TF32
 convolutions on (PyTorch's default) and off, and slomo on the CPU (fp32). Prints the largest and mean
 |difference| in grey levels for each comparison. Weights: full-size random, reference layout.
 Appends a record to bench/results/cuda_agreement.json.
@@ -23,9 +23,8 @@ import reference_convert  # noqa: E402
 
 import slomo  # noqa: E402
 from slomo import Padder  # noqa: E402
-from slomo.video import _make_interpolator  # noqa: E402
-from slomo.videoio import FrameReader, probe  # noqa: E402
-from slomo.workers import PairJob, interpolate_u8  # noqa: E402
+from slomo.video import FrameInterpolator, PairJob  # noqa: E402
+from slomo.video.ffmpeg import FrameReader, probe  # noqa: E402
 
 
 def reference_u8(fc, at, window, ts, device):  # (P+1,H,W,3) uint8 -> (P,T,H,W,3) uint8
@@ -70,11 +69,11 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = tf32
         tag = "tf32 on" if tf32 else "tf32 off"
         out[f"reference {tag}"] = reference_u8(fc, at, window, ts, device)
-        interp = _make_interpolator(job, slomo.load(ckpt, device))
-        out[f"slomo {tag}"] = interpolate_u8(interp, window, keep)
-        out[f"slomo one pair per call {tag}"] = np.concatenate([interpolate_u8(interp, window, [j]) for j in keep])
-    cpu = _make_interpolator(job, slomo.load(ckpt, "cpu"))
-    out["slomo cpu"] = interpolate_u8(cpu, window, keep)
+        interp = FrameInterpolator.for_job(job, slomo.load(ckpt, device))
+        out[f"slomo {tag}"] = interp.interpolate_u8(window, keep)
+        out[f"slomo one pair per call {tag}"] = np.concatenate([interp.interpolate_u8(window, [j]) for j in keep])
+    cpu = FrameInterpolator.for_job(job, slomo.load(ckpt, "cpu"))
+    out["slomo cpu"] = cpu.interpolate_u8(window, keep)
     names = list(out)
     table = {f"{a} vs {b}": diff(out[a], out[b]) for i, a in enumerate(names) for b in names[i + 1:]}
     for k, v in table.items():

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python checkpoints/footage.py [--root FOOTAGE] [--out runs]
 
 FOOTAGE is a folder with `videos/` and `frames/` (the project's training footage; its README lists
-sources and licences). Writes `runs/footage/` (`slomo.footage.build_footage_cache`: whole frames and
+sources and licences). Writes `runs/footage/` (`slomo.data.footage.build_footage_cache`: whole frames and
 their DIS `fine` flow, with the mirrored pair's) and `runs/dev-triplets/` (frame-skipped triplets of
 the dev sources, held out of training like every set of `make_table.py`). Resumes when killed.
 """
@@ -32,20 +32,19 @@ def write_dev_triplets(root: Path, out: Path, max_side: int) -> Path:
     """Triplets <out>/<source>-g<gap>-<frame>/frame0,1,2.png (frames downscaled as the cache's)."""
     import cv2
 
-    from slomo.files import publish
-    from slomo.footage import source_frames
+    from slomo.data.footage import source_frames
+    from slomo.files import atomic_output
     if out.is_dir():
         return out
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for rel, gap, every, n in DEV:
-        frames = source_frames(root / rel, max_side, 10_000)
-        for i in list(range(0, len(frames) - 2 * gap, every))[:n]:
-            d = tmp / f"{Path(rel).stem}-g{gap}-{i:04d}"
-            d.mkdir(exist_ok=True)
-            for k in range(3):
-                cv2.imwrite(str(d / f"frame{k}.png"), frames[i + k * gap][:, :, ::-1])
-    publish(tmp, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out, directory=True) as tmp:
+        for rel, gap, every, n in DEV:
+            frames = source_frames(root / rel, max_side, 10_000)
+            for i in list(range(0, len(frames) - 2 * gap, every))[:n]:
+                d = tmp / f"{Path(rel).stem}-g{gap}-{i:04d}"
+                d.mkdir(exist_ok=True)
+                for k in range(3):
+                    cv2.imwrite(str(d / f"frame{k}.png"), frames[i + k * gap][:, :, ::-1])
     return out
 
 
@@ -58,7 +57,7 @@ def main(argv=None):
     import cv2
     import torch
 
-    from slomo.footage import FootageSpec, build_footage_cache
+    from slomo.data.footage import FootageSpec, build_footage_cache
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     root, out = Path(args.root), Path(args.out)

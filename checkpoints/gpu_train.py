@@ -30,7 +30,8 @@ PART_BYTES = 15 << 20
 def pack(sources, out: Path, max_side: int, max_mib: float, quality: int = 90, per_source: int = 120) -> dict:
     """JPEG frame sequences `out/<source>/<k>.jpg` of each source (at most `per_source` frames each,
     sources taken in turn until `max_mib` is used), and `out/pack.json` listing them."""
-    from slomo.footage import source_frames, source_name
+    from slomo.data.footage import source_frames
+    from slomo.data.frames import source_name
     out.mkdir(parents=True, exist_ok=True)
     budget, used, seqs = max_mib * (1 << 20), 0, {}
     for src in sources:

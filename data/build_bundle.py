@@ -53,8 +53,8 @@ def dev_triplets(root: Path, out: Path) -> int:
     """<out>/gap<g>/<source>-<frame>/frame0,1,2.jpg; triplets across a scene cut are left out."""
     import cv2
 
-    from slomo.footage import source_frames
-    from slomo.scenes import DEFAULT_THRESHOLD, cut_score, thumbnail
+    from slomo.data.footage import source_frames
+    from slomo.video.scenes import DEFAULT_THRESHOLD, cut_score, thumbnail
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     count = 0

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .ffmpeg_binary import ffmpeg_exe
 from .flow import dis_flow
 from .model import as_times, check_pair
 from .synthesis import synthesize
@@ -65,11 +66,6 @@ class FlowInterp:
         return frames, aux
 
 
-def _ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 class MEMC:
     """Motion-compensated interpolation with ffmpeg's `minterpolate` filter
     (block motion estimation, bidirectional overlapped-block compensation).
@@ -89,7 +85,7 @@ class MEMC:
         for x in (a, a, b, b):  # a little context on each side
             u8 = (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
             frames.append(np.pad(u8, ((0, he - H), (0, we - W), (0, 0)), mode="edge"))
-        cmd = [_ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{we}x{he}",
+        cmd = [ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{we}x{he}",
                "-r", "1", "-i", "-", "-vf",
                f"minterpolate=fps={self.grid}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

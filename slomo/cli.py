@@ -12,7 +12,7 @@ import threading
 from .errors import SlomoError, Terminated, os_error_line
 
 
-# ---- convert (video.py) -----------------------------------------------------------------------
+# ---- convert (video/) ---------------------------------------------------------------------------
 def _add_convert(sub):
     from .methods import METHODS
     from .runtime import PRECISIONS
@@ -33,7 +33,7 @@ def _add_convert(sub):
                    "(default: one per core for the model on CPU up to 720p)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--fast", action="store_true", help="skip the shipped checkpoint's mirror-image second "
-                   "pass: about 2x faster, about 0.1 dB lower")
+                   "pass: half the model passes, slightly lower quality (checkpoints/README.md)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="compute precision (default auto: fp32 on CPUs without bf16)")
     p.add_argument("--no-audio", dest="audio", action="store_false", help="drop the sound")
@@ -57,7 +57,7 @@ def _run_convert(args) -> int:
     return 0
 
 
-# ---- prepare / train (data.py, train.py) ------------------------------------------------------
+# ---- prepare / train (data/, train/) ----------------------------------------------------------
 def _add_prepare(sub):
     p = sub.add_parser("prepare", help="make a training dataset of fixed-length clips",
                        description="Cut videos or frame folders into fixed-length clips, split by source video.")
@@ -237,8 +237,8 @@ def _fail(command: str, message: str) -> int:
 
 def entry() -> None:
     """The `slomo` command: main(), then the atexit handlers, then exit without tearing the interpreter
-    down object by object (after a conversion that teardown took ~0.7 s of torch's and NNPACK's state,
-    bench/README.md). Errors that escape main() still end with their traceback, as usual."""
+    down object by object (torch's and NNPACK's state; docs/convert-internals.md has what that saves). Errors
+    that escape main() still end with their traceback, as usual."""
     code = main()
     atexit._run_exitfuncs()
     sys.stdout.flush()

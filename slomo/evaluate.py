@@ -72,9 +72,6 @@ def load_image(path) -> torch.Tensor:
     return torch.from_numpy(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).unsqueeze(0).float() / 255
 
 
-read_image = load_image  # the former name, still used by the notebooks; `slomo.data.read_image` gives HWC uint8
-
-
 def _frame(x) -> torch.Tensor:  # a path or a (1,3,H,W) / (3,H,W) tensor -> (1,3,H,W) float, CPU
     if isinstance(x, torch.Tensor):
         return (x if x.dim() == 4 else x.unsqueeze(0)).detach().float().cpu()

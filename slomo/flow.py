@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 # name -> (OpenCV preset, finest pyramid scale or None for the preset's own). "fine" is "medium"
-# run down to full resolution (OpenCV's medium stops at half): about 4x the time, and
-# +0.1-0.3 dB of flow interpolation on low-resolution clips (checkpoints/README.md)
+# run down to full resolution (OpenCV's medium stops at half): slower and more accurate
+# (checkpoints/README.md has the figures)
 DIS_PRESETS = {"ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None),
                "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None),
                "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),

@@ -9,13 +9,14 @@ from .pretrained import load
 METHODS = ("superslomo", *baselines.BASELINES)  # the model first, then the classical baselines
 
 
-def get_method(method, checkpoint=None, device=None):
-    """A method name (see METHODS; "superslomo" loads `checkpoint` with `slomo.load`), or an object
-    with `.interpolate`, returned as it is."""
+def get_method(method, checkpoint=None, device=None, **overrides):
+    """A method name (see METHODS; "superslomo" loads `checkpoint` with `slomo.load`, `overrides`
+    being ModelConfig fields such as flip_ensemble=False), or an object with `.interpolate`,
+    returned as it is."""
     if hasattr(method, "interpolate"):
         return method
     if method == "superslomo":
-        return load(checkpoint, device)
+        return load(checkpoint, device, **overrides)
     if method in baselines.BASELINES:
         return baselines.get_method(method)
     raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

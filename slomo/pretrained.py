@@ -28,7 +28,7 @@ from . import runtime
 from .checkpoint import check_state_dict, default_checkpoint, read_checkpoint
 from .config import ModelConfig
 from .errors import CheckpointError
-from .files import atomic_output, publish
+from .files import atomic_output
 from .model import SuperSloMo
 
 REFERENCE_DRIVE_ID = "1IvobLDbRiBgZr3ryCRrWL8xDbMZ-KnpF"
@@ -82,9 +82,17 @@ def download_drive_file(file_id: str, dest, *, url: str = None, timeout: float =
     Writes to a temporary file beside `dest`, renamed when complete. Raises OSError (incl.
     urllib.error.URLError) or CheckpointError when Drive does not hand out the file.
     """
-    from tqdm.auto import tqdm
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(dest, overwrite=True) as tmp:
+        _fetch_drive_file(file_id, tmp, url, timeout, progress, dest.name)
+    return dest
+
+
+def _fetch_drive_file(file_id: str, path: Path, url: str, timeout: float, progress: bool, name: str) -> None:
+    """Write a public Google Drive file to `path`, following Drive's confirmation pages (`name`: its
+    name in the progress bar and messages)."""
+    from tqdm.auto import tqdm
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     opener.addheaders = [("User-Agent", "slomo (python urllib)")]
     current = url or DRIVE_URL.format(id=file_id)
@@ -101,16 +109,15 @@ def download_drive_file(file_id: str, dest, *, url: str = None, timeout: float =
                 current = nxt
                 continue
             total = int(res.headers.get("Content-Length") or 0) or None
-            with atomic_output(dest, overwrite=True) as tmp:
-                with open(tmp, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
-                                                desc=dest.name, disable=not progress) as bar:
-                    while chunk := res.read(CHUNK):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-                got = tmp.stat().st_size
-                if total is not None and got != total:
-                    raise CheckpointError(f"download of {dest.name} stopped at {got} of {total} bytes")
-            return dest
+            with open(path, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
+                                             desc=name, disable=not progress) as bar:
+                while chunk := res.read(CHUNK):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+            got = path.stat().st_size
+            if total is not None and got != total:
+                raise CheckpointError(f"download of {name} stopped at {got} of {total} bytes")
+            return
     raise CheckpointError("Google Drive kept answering with confirmation pages")
 
 
@@ -143,13 +150,10 @@ def download_reference(*, cache=None, url: str = None, timeout: float = 30, prog
             return target
         except CheckpointError:
             target.unlink()
-    part = folder / f".{REFERENCE_NAME}.download"
-    try:
-        download_drive_file(REFERENCE_DRIVE_ID, part, url=url, timeout=timeout, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_output(target, overwrite=True) as part:  # verified before it enters the cache
+        _fetch_drive_file(REFERENCE_DRIVE_ID, part, url, timeout, progress, REFERENCE_NAME)
         verify_reference(part, width)
-        publish(part, target, overwrite=True)
-    finally:
-        part.unlink(missing_ok=True)
     return target
 
 

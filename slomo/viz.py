@@ -5,7 +5,6 @@ is a (H,W,3) uint8 RGB numpy array, ready for `plt.imshow`, `ipywidgets.Image` o
 """
 import base64
 import html
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -13,7 +12,6 @@ import numpy as np
 import torch
 
 from .synthesis import intermediate_flows
-from .videoio import probe
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -333,47 +331,7 @@ def plot_scalars(scalars: dict, tags, ax=None, smooth: int = 1):
     return ax
 
 
-# ---- videos in notebooks ------------------------------------------------------------------------
-def _h264_copy(path: Path, out: Path, seconds: float = None) -> Path:
-    """Re-encode `path` as browser-friendly H.264/AAC MP4 at `out` (temp file + rename)."""
-    import imageio_ffmpeg
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.mp4")
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(path)]
-    cmd += ["-t", f"{seconds:g}"] if seconds else []
-    cmd += ["-map", "0:v:0", "-map", "0:a:0?", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:v", "libx264",
-            "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac",
-            "-movflags", "+faststart", str(tmp)]
-    res = subprocess.run(cmd, capture_output=True, check=False)
-    if res.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        msg = res.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"could not re-encode {path.name}: {msg[-1] if msg else 'ffmpeg failed'}")
-    tmp.replace(out)
-    return out
-
-
-def browser_video(path, out_dir=None) -> Path:
-    """An H.264/AAC MP4 copy of a video that every browser plays (yuv420p, even size, faststart).
-
-    Writes `<out_dir>/<stem>.preview.mp4` (default: beside the input) unless it is newer than the
-    input already. The input is never touched.
-    """
-    path = Path(path)
-    out = Path(out_dir if out_dir is not None else path.parent) / f"{path.stem}.preview.mp4"
-    if out.is_file() and out.stat().st_mtime >= path.stat().st_mtime:
-        return out
-    return _h264_copy(path, out)
-
-
-def trim_video(path, out_dir, seconds: float = 1.0) -> Path:
-    """The first `seconds` of a video as `<out_dir>/<stem>-first<N>s.mp4` (for quick runs), where N is
-    the length of the copy: `seconds`, or the whole clip's duration when it is shorter."""
-    path = Path(path)
-    length = min(float(seconds), probe(path).duration or float(seconds))
-    return _h264_copy(path, Path(out_dir) / f"{path.stem}-first{length:.2g}s.mp4", seconds)
-
-
+# ---- videos in notebooks (browser-friendly copies: slomo.video.preview) ------------------------------------------------------------------------
 def video_html(path, title: str = None, width: int = 400, embed_limit_mb: float = 40.0,
                relative_to=None) -> str:
     """An HTML5 <video> element for an MP4, with a caption and a link to the file.

@@ -14,6 +14,7 @@ import torch
 
 from . import runtime, viz
 from .baselines import get_method
+from .files import atomic_output
 
 VIEWS = ("interpolated", "flows", "visibility", "warped", "classical")
 CLASSICAL = ("duplicate", "blend", "flow")
@@ -89,7 +90,7 @@ class FrameExplorer:
         self.max_width = max_width
         self.device = model.device
         self.precision = runtime.resolve_precision("auto", self.device)
-        # channels_last on CPU: measured 1.5 s vs 2.0 s per t at 854x480 (quarter width, 1 thread)
+        # channels_last on CPU: faster for the explorer's quarter-width model (docs/cpu-speed.md)
         self.memory_format = torch.channels_last if self.device.type == "cpu" else \
             runtime.memory_format(self.device, self.precision)
         self._flows = _LRU(cache_pairs)      # pair -> (F01, F10) for the padded pair
@@ -266,9 +267,8 @@ class VideoUpload:
         name = Path(item["name"]).name or "upload.mp4"
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / name
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(bytes(item["content"]))
-        tmp.replace(target)
+        with atomic_output(target, overwrite=True) as tmp:
+            tmp.write_bytes(bytes(item["content"]))
         self.path = target
         self.message.value = (f"Saved <code>{target}</code> ({target.stat().st_size / 1e6:.1f} MB). "
                               "Run the cells below (or Run All) to convert it.")

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from slomo import SuperSloMo
-from slomo.videoio import ffmpeg_exe, read_frames
+from slomo.ffmpeg_binary import ffmpeg_exe
+from slomo.video import read_frames
 
 AUDIO_CODECS = {"aac": ["-c:a", "aac"], "mp3": ["-c:a", "libmp3lame"], "opus": ["-c:a", "libopus"],
                 "ac3": ["-c:a", "ac3"], "pcm": ["-c:a", "pcm_s16le"]}

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from test_notebooks import inject
-from slomo.videoio import ffmpeg_exe
+from slomo.ffmpeg_binary import ffmpeg_exe
 
 REPO = Path(__file__).resolve().parent.parent
 UPLOAD_MB = 50

@@ -124,14 +124,16 @@ def test_truncated_header_converts_what_decodes(capsys, shared_data, tmp_path):
 def test_ctrl_c_removes_partial_file_and_exits_nonzero(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=40, audio="aac")
     script = ("import signal, os, sys\n"
-              "from slomo import video\n"
-              "real = video._Interpolator.__call__\n"
+              # as in a terminal, even when this suite runs in the background (where SIGINT is ignored)
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "from slomo.video.interpolator import FrameInterpolator\n"
+              "real = FrameInterpolator.__call__\n"
               "n = [0]\n"
               "def slow(self, a, b):\n"
               "    n[0] += 1\n"
               "    if n[0] == 5: os.kill(os.getpid(), signal.SIGINT)\n"
               "    return real(self, a, b)\n"
-              "video._Interpolator.__call__ = slow\n"
+              "FrameInterpolator.__call__ = slow\n"
               "from slomo.cli import main\n"
               f"sys.exit(main(['convert', {str(clip)!r}, '--method', 'blend', '--quiet']))\n")
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

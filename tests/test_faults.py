@@ -31,11 +31,21 @@ from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slomo import CheckpointError, InputError, SlomoError, SuperSloMo, video, videoio, write_checkpoint
+from slomo import (
+    CheckpointError,
+    InputError,
+    SlomoError,
+    SuperSloMo,
+    video,
+    write_checkpoint,
+)
 from slomo.checkpoint import atomic_save
 from slomo.cli import main
 from slomo.data import prepare
+from slomo.ffmpeg_binary import ffmpeg_exe
 from slomo.train import TrainConfig, Trainer, train
+from slomo.video import conversion, ffmpeg
+from slomo.video.interpolator import FrameInterpolator
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -316,14 +326,14 @@ def test_sigterm_in_training_saves_and_exits_143_and_resumes_exactly(dataset, tm
 def test_sigterm_in_convert_removes_the_partial_file_and_exits_143(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=40, audio="aac")
     script = ("import signal, os, sys\n"
-              "from slomo import video\n"
-              "real = video._Interpolator.__call__\n"
+              "from slomo.video.interpolator import FrameInterpolator\n"
+              "real = FrameInterpolator.__call__\n"
               "n = [0]\n"
               "def slow(self, a, b):\n"
               "    n[0] += 1\n"
               "    if n[0] == 5: os.kill(os.getpid(), signal.SIGTERM)\n"
               "    return real(self, a, b)\n"
-              "video._Interpolator.__call__ = slow\n"
+              "FrameInterpolator.__call__ = slow\n"
               "from slomo.cli import main\n"
               f"sys.exit(main(['convert', {str(clip)!r}, '--method', 'blend', '--quiet']))\n")
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=120)
@@ -420,19 +430,19 @@ def test_a_full_disk_is_named_and_leaves_nothing(tmp_path, small_disk):
 def test_a_disk_that_fills_at_the_audio_step_fails_the_conversion(tmp_path, small_disk, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=30, size="128x96", audio="aac")
     disk = small_disk("1m")
-    real = video.mux_audio
+    real = conversion.mux_audio
 
     def fill_then_mux(*a, **k):
         fill(disk)
         return real(*a, **k)
-    monkeypatch.setattr(video, "mux_audio", fill_then_mux)
+    monkeypatch.setattr(conversion, "mux_audio", fill_then_mux)
     one_line(*cli(["convert", clip, "-o", disk / "out.mp4", "--method", "blend", "-q"]), "convert", "full")
     assert sorted(os.listdir(disk)) == ["filler"]
 
 
 def test_a_failed_audio_step_fails_the_conversion_unless_no_audio(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
-    monkeypatch.setattr(videoio.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
+    monkeypatch.setattr(ffmpeg.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
     one_line(*cli(["convert", clip, "--method", "blend", "-q"]), "convert", "--no-audio")
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
     assert cli(["convert", clip, "--method", "blend", "-q", "--no-audio"])[0] == 0
@@ -440,7 +450,7 @@ def test_a_failed_audio_step_fails_the_conversion_unless_no_audio(tmp_path, monk
 
 
 def test_encoder_on_a_full_device_names_it():
-    w = videoio.FrameWriter(Path("/dev/full"), 64, 48, 30)
+    w = ffmpeg.FrameWriter(Path("/dev/full"), 64, 48, 30)
     with pytest.raises(SlomoError, match="(?i)no space left on device"):
         for _ in range(30):
             w.write(np.zeros((48, 64, 3), np.uint8))
@@ -469,13 +479,13 @@ def test_saving_state_on_a_full_disk_keeps_the_old_state(small_disk):
 def test_an_output_that_appears_meanwhile_is_kept(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=4, audio="aac")
     out = tmp_path / "out.mp4"
-    real = video._Interpolator.__call__
+    real = FrameInterpolator.__call__
 
     def racing(self, I0, I1):
         if not out.exists():
             out.write_bytes(b"the other run's video")
         return real(self, I0, I1)
-    monkeypatch.setattr(video._Interpolator, "__call__", racing)
+    monkeypatch.setattr(FrameInterpolator, "__call__", racing)
     with pytest.raises(InputError, match="appeared"):
         video.convert(clip, out, method="blend", progress=False)
     assert out.read_bytes() == b"the other run's video"
@@ -535,12 +545,12 @@ def test_kill_9_during_convert_then_the_next_run_cleans_up(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=40, audio="aac")
     out = tmp_path / "out.mp4"
     script = ("import sys, time\n"
-              "from slomo import video\n"
-              "real = video._Interpolator.__call__\n"
+              "from slomo.video.interpolator import FrameInterpolator\n"
+              "real = FrameInterpolator.__call__\n"
               "def slow(self, a, b):\n"
               "    time.sleep(0.2)\n"
               "    return real(self, a, b)\n"
-              "video._Interpolator.__call__ = slow\n"
+              "FrameInterpolator.__call__ = slow\n"
               "from slomo.cli import main\n"
               f"main(['convert', {str(clip)!r}, '-o', {str(out)!r}, '--method', 'blend', '-q'])\n")
     _kill_when(script, lambda: hidden(tmp_path))
@@ -572,14 +582,14 @@ def test_kill_9_during_a_state_save_keeps_the_old_state_and_the_next_save_cleans
 def test_kill_9_during_prepare_then_the_next_run_cleans_up(tmp_path):
     vids = source_videos(tmp_path / "vids")
     ds = tmp_path / "ds"
-    script = ("import time\n"
+    script = ("import time, cv2\n"
               "import slomo.data as data\n"
-              "real = data.cv2.imwrite\n"
+              "real = cv2.imwrite\n"
               "def slow(*a):\n"
               "    ok = real(*a)\n"
               "    time.sleep(60)\n"
               "    return ok\n"
-              "data.cv2.imwrite = slow\n"
+              "cv2.imwrite = slow  # the clip writer's\n"
               f"data.prepare({str(vids)!r}, {str(ds)!r}, clip_length=3, progress=False)\n")
     _kill_when(script, lambda: any((tmp_path / n).is_dir() and any((tmp_path / n).rglob("*.png"))
                                    for n in hidden(tmp_path)))
@@ -686,13 +696,13 @@ def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
 
 def test_frames_the_container_loses_fail_the_conversion(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio=None)
-    real, n = videoio.FrameWriter.write, [0]
+    real, n = ffmpeg.FrameWriter.write, [0]
 
     def lossy(self, frame):
         n[0] += 1
         if n[0] != 2:
             real(self, frame)
-    monkeypatch.setattr(videoio.FrameWriter, "write", lossy)
+    monkeypatch.setattr(ffmpeg.FrameWriter, "write", lossy)
     one_line(*cli(["convert", clip, "--method", "blend", "-q"]), "convert", "4 of the 5")
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
 
@@ -705,10 +715,10 @@ def test_an_input_with_a_tiny_frame_rate_is_probed(tmp_path):
 def test_a_rotated_video_with_non_square_pixels_keeps_its_aspect(tmp_path):
     sar = make_clip(tmp_path / "sar.mp4", frames=3, audio=None, extra=["-vf", "setsar=2/1"])
     rot = tmp_path / "rot.mp4"
-    subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(sar),
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(sar),
                     "-c", "copy", str(rot)], check=True)
     res = video.convert(rot, tmp_path / "out.mp4", method="blend", progress=False)
-    head = subprocess.run([videoio.ffmpeg_exe(), "-hide_banner", "-i", str(res.output)],
+    head = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(res.output)],
                           capture_output=True, text=True).stderr
     shape = re.search(r"(\d+)x(\d+) \[SAR \d+:\d+ DAR (\d+:\d+)\]", head).group(1, 2, 3)
     assert shape == ("48", "64", "3:8")  # 48 wide, 64 tall, each pixel twice as tall as wide
@@ -737,7 +747,7 @@ def test_dropped_streams_are_named(tmp_path):
     base = make_clip(tmp_path / "base.mp4", frames=4, audio="aac")
     (tmp_path / "subs.srt").write_text("1\n00:00:00,000 --> 00:00:00,100\nhello\n")
     many = tmp_path / "many.mkv"
-    subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-i", str(base), "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(base), "-f", "lavfi", "-i",
                     "sine=frequency=220:sample_rate=48000:duration=0.13", "-i", str(tmp_path / "subs.srt"),
                     "-map", "0:v", "-map", "0:a", "-map", "1:a", "-map", "2:s", "-c:v", "copy", "-c:a", "aac",
                     "-c:s", "srt", str(many)], check=True)
@@ -808,7 +818,7 @@ def tiny_clip(tmp_path_factory):
 @given(option=st.sampled_from(["--scale", "--fps", "--batch-size", "--workers", "--scene-threshold", "--device",
                                "--precision", "--method"]), value=TEXT)
 def test_any_convert_argument_works_or_gets_one_line(monkeypatch, tmp_path, tiny_clip, option, value):
-    monkeypatch.setattr(video, "_make_interpolator", _reached)  # where the work begins
+    monkeypatch.setattr(FrameInterpolator, "for_job", _reached)  # where the work begins
     out = tmp_path / f"out{time.monotonic_ns()}.mp4"
     try:
         code, err = cli(["convert", tiny_clip, "-o", out, "--method", "blend", f"{option}={value}", "-q"])

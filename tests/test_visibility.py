@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from slomo.footage import FootageSpec, build_footage_cache
+from slomo.data.footage import FootageSpec, build_footage_cache
 from slomo.train import Trainer, load_config
 
 SIZE, SIDE = 80, 32

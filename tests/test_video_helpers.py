@@ -1,4 +1,5 @@
-"""slomo.workers: helper processes give the same frames as the main process alone, and fail cleanly."""
+"""slomo.video.helpers: helper processes give the same frames as the main process alone, and fail cleanly."""
+import os
 import subprocess
 import sys
 
@@ -7,9 +8,12 @@ import pytest
 import torch
 from _clips import frames_of, make_clip
 
-from slomo import SuperSloMo, video, workers
+from slomo import SuperSloMo, video
 from slomo.cpu.conv import prefers_single_items
 from slomo.errors import SlomoError
+from slomo.video import helpers
+from slomo.video.helpers import Helper, helper_count, share_times
+from slomo.video.interpolator import FrameInterpolator, PairJob
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def test_spawned_helpers_give_the_frames_of_one_process(tmp_path, clip_and_ckpt,
     clip, ckpt = clip_and_ckpt
     threads = torch.get_num_threads()
     one = _convert(clip, tmp_path / "one.mp4", ckpt, workers=1)
-    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)  # this process has run NNPACK already
+    monkeypatch.setattr(helpers, "fork_is_safe", lambda: False)  # this process has run NNPACK already
     three = _convert(clip, tmp_path / "three.mp4", ckpt, workers=3)
     assert one.frames_out == three.frames_out == 16
     a, b = frames_of(one.output), frames_of(three.output)
@@ -39,13 +43,13 @@ def test_spawned_helpers_give_the_frames_of_one_process(tmp_path, clip_and_ckpt,
 def test_kernel_transforms_are_prepared_once_before_helpers_are_forked(tmp_path, clip_and_ckpt, monkeypatch):
     clip, ckpt = clip_and_ckpt
     calls = []
-    real = video._Interpolator.prepare
-    monkeypatch.setattr(video._Interpolator, "prepare", lambda self: calls.append(self.model_size) or real(self))
+    real = FrameInterpolator.precompute_kernels
+    monkeypatch.setattr(FrameInterpolator, "precompute_kernels", lambda self: calls.append(self.model_size) or real(self))
     one = _convert(clip, tmp_path / "one.mp4", ckpt, workers=1)
-    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
+    monkeypatch.setattr(helpers, "fork_is_safe", lambda: False)
     _convert(clip, tmp_path / "spawned.mp4", ckpt, workers=2)
     assert calls == []  # no helper, or spawned helpers that load their own model: nothing to share
-    monkeypatch.setattr(workers, "fork_is_safe", lambda: True)
+    monkeypatch.setattr(helpers, "fork_is_safe", lambda: True)
     forked = _convert(clip, tmp_path / "forked.mp4", ckpt, workers=2)
     assert calls == [(64, 96)]
     assert np.abs(frames_of(one.output) - frames_of(forked.output)).max() <= 1
@@ -69,7 +73,7 @@ def test_fork_is_unsafe_once_pytorchs_nnpack_pool_has_started(clip_and_ckpt, dir
     from slomo.cpu import nnpack
     if direct and not nnpack.direct_available():
         pytest.skip("NNPACK cannot be called directly here")
-    code = ("import torch, slomo.workers as w; from slomo.cpu.conv import Conv2d; from slomo.networks import UNet; "
+    code = ("import torch, slomo.video.helpers as w; from slomo.cpu.conv import Conv2d; from slomo.networks import UNet; "
             f"net = UNet(6, 4, 0.25); [setattr(m, 'nnpack_direct', {direct}) for m in net.modules() "
             "if isinstance(m, Conv2d)]; torch.set_num_threads(2); "
             "a = w.fork_is_safe(); torch.set_grad_enabled(False); net(torch.rand(1, 6, 64, 64)); "
@@ -81,11 +85,15 @@ def test_fork_is_unsafe_once_pytorchs_nnpack_pool_has_started(clip_and_ckpt, dir
 
 def test_helper_failure_is_one_line_and_leaves_no_file(tmp_path, clip_and_ckpt, monkeypatch):
     clip, ckpt = clip_and_ckpt
-    monkeypatch.setattr(workers, "fork_is_safe", lambda: True)
+    monkeypatch.setattr(helpers, "fork_is_safe", lambda: True)
 
-    def broken(*args):
-        raise MemoryError("no room")
-    monkeypatch.setattr(workers, "interpolate_u8", broken)  # the forked helper inherits it; this process doesn't
+    main, real = os.getpid(), FrameInterpolator.interpolate_u8
+
+    def broken(self, *args):  # in the forked helper only
+        if os.getpid() != main:
+            raise MemoryError("no room")
+        return real(self, *args)
+    monkeypatch.setattr(FrameInterpolator, "interpolate_u8", broken)
     with pytest.raises(SlomoError, match="a helper process failed: MemoryError: no room"):
         _convert(clip, tmp_path / "out.mp4", ckpt, workers=2)
     assert not list(tmp_path.iterdir())
@@ -94,15 +102,15 @@ def test_helper_failure_is_one_line_and_leaves_no_file(tmp_path, clip_and_ckpt, 
 def test_default_worker_count(clip_and_ckpt):
     _, ckpt = clip_and_ckpt
     model = SuperSloMo.from_checkpoint(ckpt)
-    job = workers.PairJob("superslomo", ckpt, "fp32", 2, 352, 640, None)
-    interp = video._make_interpolator(job, model)
-    assert video._helper_count(interp, workers=3) == 2
+    job = PairJob("superslomo", ckpt, "fp32", 2, 352, 640, None)
+    interp = FrameInterpolator.for_job(job, model)
+    assert helper_count(interp, workers=3) == 2
     want = torch.get_num_threads() - 1 if prefers_single_items(model.device, "fp32") else 0
-    assert video._helper_count(interp, None) == want
-    small = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 48, 64, None), model)
-    big = video._make_interpolator(workers.PairJob("superslomo", ckpt, "fp32", 2, 1080, 1920, None), model)
-    blend = video._make_interpolator(workers.PairJob("blend", None, "fp32", 2, 352, 640, None), None)
-    assert video._helper_count(small, None) == video._helper_count(big, None) == video._helper_count(blend, None) == 0
+    assert helper_count(interp, None) == want
+    small = FrameInterpolator.for_job(PairJob("superslomo", ckpt, "fp32", 2, 48, 64, None), model)
+    big = FrameInterpolator.for_job(PairJob("superslomo", ckpt, "fp32", 2, 1080, 1920, None), model)
+    blend = FrameInterpolator.for_job(PairJob("blend", None, "fp32", 2, 352, 640, None), None)
+    assert helper_count(small, None) == helper_count(big, None) == helper_count(blend, None) == 0
 
 
 def test_last_pair_times_are_shared_with_a_helper(tmp_path, clip_and_ckpt, monkeypatch):
@@ -110,9 +118,9 @@ def test_last_pair_times_are_shared_with_a_helper(tmp_path, clip_and_ckpt, monke
     _, ckpt = clip_and_ckpt
     clip = make_clip(tmp_path / "two.mp4", frames=2, size="96x64", audio=None, source="testsrc2")
     sent = []
-    real = workers.Helper.submit
-    monkeypatch.setattr(workers.Helper, "submit", lambda self, w, k, ts=None: sent.append(ts) or real(self, w, k, ts))
-    monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
+    real = Helper.submit
+    monkeypatch.setattr(Helper, "submit", lambda self, w, k, ts=None: sent.append(ts) or real(self, w, k, ts))
+    monkeypatch.setattr(helpers, "fork_is_safe", lambda: False)
     one = video.convert(clip, tmp_path / "one.mp4", scale=4, checkpoint=ckpt, scene_threshold=0, progress=False,
                         workers=1)
     two = video.convert(clip, tmp_path / "shared.mp4", scale=4, checkpoint=ckpt, scene_threshold=0, progress=False,
@@ -124,20 +132,20 @@ def test_last_pair_times_are_shared_with_a_helper(tmp_path, clip_and_ckpt, monke
 
 def test_share_times_balances_the_two_finishing_times():
     # a pass is window_seconds / (T + 1); both sides run the flow pass
-    assert workers.share_times(3, wait=0.0, window_seconds=4.0) == 1  # helper 2 times, this process 1
-    assert workers.share_times(7, wait=0.0, window_seconds=8.0) == 3  # 1+4 passes against 1+3
-    assert workers.share_times(3, wait=1.0, window_seconds=4.0) == 2  # the helper is busy for one more pass
-    assert workers.share_times(3, wait=3.5, window_seconds=4.0) == 3  # nearly a whole window: do it alone
-    assert workers.share_times(1, wait=0.0, window_seconds=1.0) == 1
+    assert share_times(3, wait=0.0, window_seconds=4.0) == 1  # helper 2 times, this process 1
+    assert share_times(7, wait=0.0, window_seconds=8.0) == 3  # 1+4 passes against 1+3
+    assert share_times(3, wait=1.0, window_seconds=4.0) == 2  # the helper is busy for one more pass
+    assert share_times(3, wait=3.5, window_seconds=4.0) == 3  # nearly a whole window: do it alone
+    assert share_times(1, wait=0.0, window_seconds=1.0) == 1
 
 
 def test_a_window_submitted_to_a_busy_helper_queues_without_deadlock(clip_and_ckpt):
     """Results larger than a pipe's buffer, and a second window sent while the helper is still sending
     the first result: the helper reads its inbox on a thread, so neither side blocks the other."""
     _, ckpt = clip_and_ckpt
-    job = workers.PairJob("superslomo", ckpt, "fp32", 4, 192, 256, None)
+    job = PairJob("superslomo", ckpt, "fp32", 4, 192, 256, None)
     window = np.random.default_rng(0).integers(0, 256, (2, 192, 256, 3), dtype=np.uint8)
-    helper = workers.Helper(job)  # spawned: loads the model itself
+    helper = Helper(job)  # spawned: loads the model itself
     try:
         helper.submit(window, [0])
         helper.submit(window, [0], [0.5])
@@ -147,13 +155,3 @@ def test_a_window_submitted_to_a_busy_helper_queues_without_deadlock(clip_and_ck
         helper.close()
     assert first.shape == (1, 3, 192, 256, 3) and second.shape == (1, 1, 192, 256, 3)
     assert np.array_equal(first[:, 1], second[:, 0]) and not helper.busy
-
-
-def test_every_window_holds_batch_size_pairs(tmp_path, clip_and_ckpt, monkeypatch):
-    clip, ckpt = clip_and_ckpt  # 6 frames: 5 pairs
-    sizes = []
-    real = video.interpolate_u8
-    monkeypatch.setattr(video, "interpolate_u8", lambda interp, w, keep, ts=None: sizes.append(len(keep))
-                        or real(interp, w, keep, ts))
-    _convert(clip, tmp_path / "out.mp4", ckpt, workers=1, batch_size=2)
-    assert sizes == [2, 2, 1]

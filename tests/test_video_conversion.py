@@ -1,7 +1,4 @@
-"""slomo.video: probing, frame rates, audio plans, streaming conversion, scene cuts, atomicity."""
-import math
-import random
-import subprocess
+"""slomo.video.conversion: `convert` end to end: options, frame counts, rates, audio, scene cuts, atomicity."""
 from fractions import Fraction
 
 import numpy as np
@@ -9,8 +6,11 @@ import pytest
 import torch
 from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
 
-from slomo import scenes, video, videoio
+from slomo import video
 from slomo.errors import InputError, SlomoError
+from slomo.video import ffmpeg
+from slomo.video.conversion import ConvertOptions, parse_scale
+from slomo.video.interpolator import FrameInterpolator
 
 
 @pytest.fixture(scope="module")
@@ -19,83 +19,36 @@ def ckpt(tmp_path_factory):
 
 
 # ---- pure helpers ------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, want", [("29.97", Fraction(30000, 1001)), ("23.976", Fraction(24000, 1001)),
-                                        ("59.94", Fraction(60000, 1001)), ("30000/1001", Fraction(30000, 1001)),
-                                        ("60", Fraction(60)), ("25.0", Fraction(25)), ("12.5", Fraction(25, 2))])
-def test_parse_fps_exact(text, want):
-    assert videoio.parse_fps(text) == want
-
-
-@pytest.mark.parametrize("bad", ["0", "-5", "abc", "1/0", ""])
-def test_parse_fps_rejects(bad):
-    with pytest.raises(InputError):
-        videoio.parse_fps(bad)
-
 
 @pytest.mark.parametrize("bad", [1, 0, -3, "2.5", 2.5, "x", None, True])
 def test_parse_scale_rejects(bad):
     with pytest.raises(InputError):
-        video.parse_scale(bad)
+        parse_scale(bad)
 
 
 def test_parse_scale_accepts_integers():
-    assert video.parse_scale("4") == 4 and video.parse_scale(8) == 8 and video.parse_scale(2.0) == 2
+    assert parse_scale("4") == 4 and parse_scale(8) == 8 and parse_scale(2.0) == 2
 
 
-def test_atempo_chain_property():
-    rnd = random.Random(0)
-    for tempo in [1 / 8, 1 / 4, 1 / 3, 0.5, 1.0, 2.0, 3.0, 100.0] + [10 ** rnd.uniform(-3, 3) for _ in range(200)]:
-        chain = videoio.atempo_chain(tempo)
-        assert all(0.5 <= f <= 2.0 for f in chain), (tempo, chain)
-        assert math.isclose(math.prod(chain), tempo, rel_tol=1e-9)
+def test_convert_takes_exactly_the_options_that_convert_options_holds():
+    import dataclasses
+    import inspect
+    params = inspect.signature(video.convert).parameters
+    keywords = {k: p.default for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    assert keywords == {f.name: f.default for f in dataclasses.fields(ConvertOptions)}
 
 
-def test_cut_score_motion_versus_cut():
-    low = torch.rand(1, 3, 6, 32, generator=torch.Generator().manual_seed(0))
-    base = (torch.nn.functional.interpolate(low, size=(48, 256), mode="bicubic").clamp(0, 1)[0] * 255)
-    base = base.permute(1, 2, 0).to(torch.uint8).numpy()
-    a = np.ascontiguousarray(base[:, :128])
-    moved = np.ascontiguousarray(base[:, 12:140])   # camera pan: picture changes, colours hardly
-    other = (a * 0.4 + np.array([140, 30, 90])).astype(np.uint8)  # another shot, other colours
-    ta, tm, to = (scenes.thumbnail(x) for x in (a, moved, other))
-    assert scenes.cut_score(ta, ta) == 0
-    assert not scenes.is_cut(ta, tm)
-    assert scenes.is_cut(ta, to)
-    assert not scenes.is_cut(ta, to, threshold=0)
-    s = scenes.scores([a, moved, other, other])
-    assert s.shape == (3,) and s[1] > scenes.DEFAULT_THRESHOLD > s[0] and s[2] == 0
+def test_convert_options_are_normalised_or_refused_in_one_line():
+    opts = ConvertOptions(scale="4", fps="59.94", scene_threshold="0.2", workers=1)
+    assert (opts.scale, opts.fps, opts.scene_threshold) == (4, Fraction(60000, 1001), 0.2)
+    for bad in ({"scale": 1}, {"fps": "fast"}, {"scene_threshold": -1}, {"batch_size": 0}, {"workers": True},
+                {"method": "magic"}):
+        with pytest.raises(InputError) as e:
+            ConvertOptions(**bad)
+        assert "\n" not in str(e.value)
 
 
 # ---- probe and read_frames -----------------------------------------------------------------------
-def test_probe_and_read_frames(tmp_path):
-    clip = make_clip(tmp_path / "c.mp4", frames=7, rate="30000/1001", audio="aac")
-    info = video.probe(clip)
-    assert (info.width, info.height, info.frames) == (64, 48, 7)
-    assert info.fps == Fraction(30000, 1001) and not info.vfr
-    assert info.audio_codec == "aac"
-    frames = list(video.read_frames(clip))
-    assert len(frames) == 7 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
-
-
-def test_rotated_phone_video_comes_out_upright(tmp_path):
-    clip = make_clip(tmp_path / "c.mp4", frames=3, audio=None)
-    rot = tmp_path / "rot.mp4"
-    subprocess.run([videoio.ffmpeg_exe(), "-v", "error", "-display_rotation:v:0", "90", "-i", str(clip),
-                    "-c", "copy", str(rot)], check=True)
-    info = video.probe(rot)
-    assert (info.width, info.height) == (48, 64)
-    assert next(video.read_frames(rot)).shape == (64, 48, 3)
-    res = video.convert(rot, scale=2, method="blend", progress=False)
-    assert frames_of(res.output).shape == (5, 64, 48, 3)
-
-
-def test_probe_rejects_non_videos(tmp_path):
-    (tmp_path / "notes.mp4").write_text("not a video\n" * 10)
-    with pytest.raises(InputError, match="not a video"):
-        video.probe(tmp_path / "notes.mp4")
-    with pytest.raises(InputError, match="no such file"):
-        video.probe(tmp_path / "missing.mp4")
-
 
 # ---- convert: frame counts, rates, audio -------------------------------------------------------
 @pytest.mark.parametrize("rate, scale", [("30", 3), ("30000/1001", 2), ("24000/1001", 4)])
@@ -170,7 +123,7 @@ def test_pcm_audio_reencoded_and_no_audio(tmp_path):
 
 def test_audio_failure_fails_the_conversion_unless_no_audio(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
-    monkeypatch.setattr(videoio.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
+    monkeypatch.setattr(ffmpeg.AudioPlan, "args", lambda self: ["-c:a", "no_such_codec"])
     with pytest.raises(SlomoError, match="could not add the audio.*--no-audio"):
         video.convert(clip, scale=2, method="blend", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
@@ -186,29 +139,12 @@ def test_odd_size_padded_by_one_edge_pixel(tmp_path):
     assert np.abs(out[:, :, -1] - out[:, :, -2]).mean() < 3   # the added column repeats the edge
 
 
-def test_variable_frame_rate_uses_average(tmp_path, capsys):
-    clip = make_clip(tmp_path / "vfr.mp4", frames=12, audio=None,
-                     extra=["-vf", "setpts='if(lt(N,6),N*2,12+(N-6))/30/TB'", "-fps_mode", "vfr"])
-    info = video.probe(clip)
-    assert info.vfr and float(info.fps) == pytest.approx(11 / (17 / 30), rel=0.01)
-    res = video.convert(clip, scale=2, method="duplicate", progress=False)
-    assert res.frames_out == 23 and res.fps_out == info.fps
-    assert "variable frame rate" in capsys.readouterr().err
-
-
-def test_one_missing_frame_is_still_constant_rate(tmp_path):
-    clip = make_clip(tmp_path / "gap.mp4", frames=24, rate="30000/1001", audio=None,
-                     extra=["-vf", "setpts='(N+gte(N,20))*1001/30000/TB'", "-fps_mode", "vfr"])
-    info = video.probe(clip)
-    assert not info.vfr and info.fps == Fraction(30000, 1001)
-
-
 # ---- scene cuts --------------------------------------------------------------------------------
 def _cut_clip(tmp_path):
     a = make_clip(tmp_path / "a.mp4", frames=3, audio=None, source="testsrc")
     b = make_clip(tmp_path / "b.mp4", frames=3, audio=None, source="color=c=green")
     pieces = [frames_of(a), frames_of(b)]
-    w = videoio.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
+    w = ffmpeg.FrameWriter(tmp_path / "cut.mp4", 64, 48, Fraction(30))
     for f in np.concatenate(pieces).astype(np.uint8):
         w.write(f)
     w.close()
@@ -230,26 +166,13 @@ def test_scene_cut_duplicates_instead_of_morphing(tmp_path):
 
 
 # ---- large frames --------------------------------------------------------------------------------
-def test_reduced_resolution_path(monkeypatch, ckpt):
-    model = video._load_method("superslomo", ckpt, "cpu", "fp32")
-    monkeypatch.setattr(video, "MODEL_PIXELS", 32 * 32)
-    interp = video._Interpolator(model, "superslomo", 4, 48, 80, "fp32")
-    assert interp.reduced and interp.model_size[0] * interp.model_size[1] <= 32 * 64
-    I0 = torch.rand(2, 3, 48, 80)
-    same = interp(I0, I0)                              # a still scene stays still
-    assert same.shape == (2, 3, 3, 48, 80)
-    assert torch.allclose(same, I0.unsqueeze(1).expand_as(same), atol=1e-4)
-    I1 = torch.roll(I0, 2, dims=-1)
-    out = interp(I0, I1)
-    assert out.shape == (2, 3, 3, 48, 80) and 0 <= out.min() and out.max() <= 1
-
 
 # ---- safety ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_failure_midway_leaves_no_file(tmp_path, monkeypatch, exc):
     clip = make_clip(tmp_path / "in.mp4", frames=8, audio="aac")
     calls = []
-    real = video._Interpolator.__call__
+    real = FrameInterpolator.__call__
 
     def flaky(self, I0, I1):
         calls.append(1)
@@ -257,7 +180,7 @@ def test_failure_midway_leaves_no_file(tmp_path, monkeypatch, exc):
             raise exc
         return real(self, I0, I1)
 
-    monkeypatch.setattr(video._Interpolator, "__call__", flaky)
+    monkeypatch.setattr(FrameInterpolator, "__call__", flaky)
     with pytest.raises(type(exc)):
         video.convert(clip, tmp_path / "out.mp4", scale=2, method="blend", progress=False)
     assert len(calls) == 3
@@ -281,10 +204,3 @@ def test_existing_output_refused_and_only_an_earlier_output_overwritten(tmp_path
     assert video.probe(out).frames == 7
 
 
-def test_encoder_failure_is_a_slomo_error(tmp_path):
-    w = videoio.FrameWriter(tmp_path / "x.mp4", 64, 48, Fraction(30))
-    w._proc.kill()
-    with pytest.raises(SlomoError):
-        for _ in range(200):
-            w.write(np.zeros((48, 64, 3), np.uint8))
-        w.close()

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
+from slomo.data.footage import (
+    FootageDataset,
+    FootageSpec,
+    build_footage_cache,
+    warp_disagreement,
+)
 from slomo.errors import InputError
-from slomo.footage import FootageDataset, FootageSpec, build_footage_cache, warp_disagreement
 
 
 def _texture(rng, H, W):

@@ -5,7 +5,8 @@
     FrameWriter        -> H.264 MP4 (yuv420p, +faststart) from uint8 frames
     mux_audio          -> the audio of the input added (copied, or slowed with atempo)
 
-The binary is imageio-ffmpeg's (it has libx264 and aac). uint8 HWC frames live only here and in video.py.
+The binary is imageio-ffmpeg's (`slomo.ffmpeg_binary`). Frames are (H,W,3) uint8 RGB here, as everywhere in
+the video code; the model sees them as (B,3,H,W) float RGB in [0,1] (`slomo.video.interpolator`).
 """
 import os
 import re
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, SlomoError, disk_full
+from ..errors import InputError, SlomoError, disk_full
+from ..ffmpeg_binary import ffmpeg_exe
 
 MP4_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}  # codecs MP4 holds untouched
 FPS_RANGE = (Fraction(1, 10000), Fraction(1_000_000))  # rates whose timestamps MP4 stores exactly
@@ -30,18 +32,12 @@ _ECHOES = re.compile(r"Last message repeated|Conversion failed|Task finished wit
 _PREFIX = re.compile(r"^(\[[^\]]* @ 0x[0-9a-f]+\] ?)+")
 
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary bundled with imageio-ffmpeg (has libx264 and aac)."""
-    import imageio_ffmpeg
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def _popen(cmd, **kw):
     # own process group: Ctrl-C reaches Python only, which then stops ffmpeg itself
     return subprocess.Popen(cmd, stdin=kw.pop("stdin", subprocess.DEVNULL), start_new_session=True, **kw)
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     """ffmpeg's last meaningful line: the last that is not an echo of an earlier error, its
     `[component @ 0x...]` prefix dropped."""
     lines = [_PREFIX.sub("", ln.strip()).strip() for ln in text.strip().splitlines()]
@@ -54,7 +50,7 @@ def ffmpeg_error(what: str, log: str, path) -> SlomoError:
     """The error for a failed ffmpeg run that wrote `path`: a full disk by name, else ffmpeg's cause."""
     if "No space left on device" in log or "Disk quota exceeded" in log:
         return disk_full(Path(path).parent)
-    return SlomoError(f"{what}: {_last_line(log)}")
+    return SlomoError(f"{what}: {last_line(log)}")
 
 
 # ---- frame rates -------------------------------------------------------------------------------
@@ -87,8 +83,6 @@ def check_rate(rate: Fraction, what: str = "the frame rate") -> Fraction:
         raise InputError(f"{what} must be between 1/{1 / lo} and {hi} frames per second (what an MP4 "
                          f"stores exactly), as a fraction of numbers below 2**31; got {rate}")
     return rate
-
-
 
 
 def atempo_chain(tempo: float) -> list:
@@ -144,21 +138,53 @@ def _rate_field(line: str, name: str):
 
 def probe(path) -> VideoInfo:
     """Read a video's header and packet timestamps with ffmpeg. Raises InputError for non-videos."""
-    path = Path(path)
+    path = _readable(Path(path))
+    head = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          capture_output=True, check=False).stderr.decode(errors="replace")
+    v, audio = _streams(path, head)
+    width, height, sar = _frame_size(path, v, head)
+    kept = {v.group(1), audio.group(1) if audio else None}
+    others = tuple(f"{m.group(2).lower()} #0:{m.group(1)} ({m.group(3)})"
+                   for m in map(_STREAM.search, head.splitlines()) if m and m.group(1) not in kept)
+    dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", head)
+    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
+    tb, pts, packets = _packets(path, v.group(1))
+    header_rate = _rate_field(v.group(3), "fps") or _rate_field(v.group(3), "tbr")
+    fps, vfr, fps_range = _frame_rate(header_rate, tb, pts)
+    if fps is None:
+        raise InputError(f"{path.name}: cannot tell the frame rate; pass --fps")
+    frames = packets or int(round(duration * fps))
+    return VideoInfo(path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
+                     codec=v.group(2), stream=int(v.group(1)), vfr=vfr, fps_range=fps_range,
+                     audio_codec=audio.group(2) if audio else None,
+                     audio_stream=int(audio.group(1)) if audio else None,
+                     color_matrix="bt709" if "bt709" in v.group(3) else "bt601",
+                     sar=sar if sar and sar != 1 else None, others=others)
+
+
+def _readable(path: Path) -> Path:
+    """`path`, or InputError when it is missing, not a file or not readable."""
     if not path.exists():
         raise InputError(f"no such file: {path}")
     if not path.is_file():
         raise InputError(f"not a file: {path}")
     if not os.access(path, os.R_OK):
         raise InputError(f"cannot read {path} (permission denied)")
-    head = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          capture_output=True, check=False).stderr.decode(errors="replace")
+    return path
+
+
+def _streams(path: Path, head: str) -> tuple:
+    """(video stream match, audio stream match or None) from ffmpeg's description of the file."""
     videos = [m for m in map(_VIDEO.search, head.splitlines()) if m and "attached pic" not in m.group(3)]
     if "Input #0" not in head:
-        raise InputError(f"{path.name}: not a video file ffmpeg can read ({_last_line(head)})")
+        raise InputError(f"{path.name}: not a video file ffmpeg can read ({last_line(head)})")
     if not videos:
         raise InputError(f"{path.name}: has no video stream")
-    v = videos[0]
+    return videos[0], next((m for m in map(_AUDIO.search, head.splitlines()) if m), None)
+
+
+def _frame_size(path: Path, v, head: str) -> tuple:
+    """(width, height, sample aspect ratio or None) of the frames as decoded: after the rotation."""
     size = _SIZE.search(v.group(3))
     if not size:
         raise InputError(f"{path.name}: the video stream has no frame size ({v.group(2)})")
@@ -167,19 +193,16 @@ def probe(path) -> VideoInfo:
     turned = rot and round(abs(float(rot.group(1)))) % 180 == 90
     if turned:
         width, height = height, width
-    audio = next((m for m in map(_AUDIO.search, head.splitlines()) if m), None)
     sar = re.search(r"SAR (\d+):(\d+)", v.group(3))
     sar = Fraction(int(sar.group(1)), int(sar.group(2))) if sar and int(sar.group(1)) and int(sar.group(2)) else None
     if sar and turned:
         sar = 1 / sar  # a pixel twice as wide as tall is, turned a quarter, twice as tall as wide
-    kept = {v.group(1), audio.group(1) if audio else None}
-    others = tuple(f"{m.group(2).lower()} #0:{m.group(1)} ({m.group(3)})"
-                   for m in map(_STREAM.search, head.splitlines()) if m and m.group(1) not in kept)
-    dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", head)
-    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
+    return width, height, sar
 
-    # packet timestamps: frame count and real frame rate, without decoding anything
-    res = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{v.group(1)}",
+
+def _packets(path: Path, stream: str) -> tuple:
+    """(time base, pts of the packets that hold a frame, packet count) of one stream, without decoding."""
+    res = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{stream}",
                           "-c", "copy", "-f", "framecrc", "-"], capture_output=True, check=False)
     tb, pts, packets = None, [], 0
     for line in res.stdout.decode(errors="replace").splitlines():
@@ -191,7 +214,11 @@ def probe(path) -> VideoInfo:
             # empty packets (AVI's "dropped" frames) repeat the previous frame: they decode to nothing
             if len(parts) >= 5 and parts[2].strip().lstrip("-").isdigit() and parts[4].strip() != "0":
                 pts.append(int(parts[2]))
-    header_rate = _rate_field(v.group(3), "fps") or _rate_field(v.group(3), "tbr")
+    return tb, pts, packets
+
+
+def _frame_rate(header_rate, tb, pts) -> tuple:
+    """(fps, vfr, fps_range): the header's rate unless the packet timestamps tell another, exactly."""
     fps, vfr, fps_range = header_rate, False, None
     ticks = np.unique(np.array(pts, dtype=np.int64))
     if tb and len(ticks) >= 3:
@@ -208,15 +235,7 @@ def probe(path) -> VideoInfo:
             fps_range = (float(1 / (int(diffs.max()) * tb)), float(1 / (int(diffs.min()) * tb)))
         elif not agree or header_rate.denominator not in (1, 1001):
             fps = snap_rate(ts_rate)  # the header rounds unusual rates to 2 decimals; timestamps do not
-    if fps is None:
-        raise InputError(f"{path.name}: cannot tell the frame rate; pass --fps")
-    frames = packets or int(round(duration * fps))
-    return VideoInfo(path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
-                     codec=v.group(2), stream=int(v.group(1)), vfr=vfr, fps_range=fps_range,
-                     audio_codec=audio.group(2) if audio else None,
-                     audio_stream=int(audio.group(1)) if audio else None,
-                     color_matrix="bt709" if "bt709" in v.group(3) else "bt601",
-                     sar=sar if sar and sar != 1 else None, others=others)
+    return fps, vfr, fps_range
 
 
 def count_frames(path) -> int:

@@ -7,27 +7,27 @@ Layout of a footage cache folder (`build_footage_cache`):
 - `<source>/flows.npy`: (P,C,H,W) float16 DIS flow of each pair (a, b) in pixels: F01 (0:2),
   F10 (2:4) and, with `mirror`, the flow of the left-right mirrored pair in its own coordinates
   (4:8), as the checkpoint's mirror-image ensemble computes it at inference.
-Each source folder is written to a temporary folder and renamed, so a killed build resumes where
-it stopped, and a finished folder is never half-written.
+Each source folder is written to a temporary folder and renamed (`slomo.files.atomic_output`), so
+a killed build resumes where it stopped, and a finished folder is never half-written.
 """
 import json
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from .config import DIS_PRESET_NAMES
-from .errors import InputError
-from .files import publish
-from .flow import dis_flow
+from ..config import DIS_PRESET_NAMES
+from ..errors import InputError
+from ..files import atomic_output
+from ..flow import dis_flow
+from ..synthesis import intermediate_flows
+from ..warp import backward_warp
+from .frames import downscaled_frames, source_name, to_chw
 
 MANIFEST = "footage.json"
 FORMAT_VERSION = 1
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DISAGREE = 20 / 255  # grey levels at which two warps count as disagreeing (the visibility labels)
 
 
@@ -78,33 +78,10 @@ class FootageSpec:
 def source_frames(source, max_side: int, max_frames: int) -> np.ndarray:
     """(N,H,W,3) uint8 RGB: the first `max_frames` frames of a video file or an image folder,
     area-downscaled to at most `max_side` pixels (even sizes)."""
-    frames = []
-    for f in _decode(source):
-        h, w = f.shape[:2]
-        s = max_side / max(h, w)
-        if s < 1:
-            size = (int(round(w * s / 2)) * 2, int(round(h * s / 2)) * 2)
-            f = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
-        frames.append(f)
-        if len(frames) >= max_frames:
-            break
+    frames = list(downscaled_frames(source, max_side, max_frames))
     if not frames:
         raise InputError(f"{source}: no frames could be decoded")
     return np.stack(frames)
-
-
-def _decode(source):
-    """(H,W,3) uint8 RGB frames of a video file (decoded by ffmpeg) or an image folder."""
-    from .videoio import read_frames
-    source = Path(source)
-    if source.is_dir():
-        for f in sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()):
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if img is None:
-                raise InputError(f"cannot read image {f}")
-            yield np.ascontiguousarray(img[:, :, ::-1])
-    else:
-        yield from read_frames(source)
 
 
 def source_pairs(frames: np.ndarray, spec: FootageSpec) -> list:
@@ -121,17 +98,11 @@ def source_pairs(frames: np.ndarray, spec: FootageSpec) -> list:
 def pair_flows(I0: np.ndarray, I1: np.ndarray, spec: FootageSpec) -> np.ndarray:
     """(C,H,W) float16 DIS flow of one pair of (H,W,3) uint8 frames: F01, F10 and, with
     `spec.mirror`, the mirrored pair's F01, F10 in mirrored coordinates."""
-    a = torch.from_numpy(np.ascontiguousarray(I0)).permute(2, 0, 1)[None].float() / 255
-    b = torch.from_numpy(np.ascontiguousarray(I1)).permute(2, 0, 1)[None].float() / 255
+    a, b = to_chw(I0)[None], to_chw(I1)[None]
     out = list(dis_flow(a, b, spec.preset))
     if spec.mirror:
         out += list(dis_flow(a.flip(-1), b.flip(-1), spec.preset))
     return torch.cat(out, 1)[0].half().numpy()
-
-
-def source_name(source) -> str:
-    source = Path(source)
-    return source.stem if source.is_file() else source.name
 
 
 def _build_source(source, folder: Path, spec: FootageSpec, progress: bool) -> dict:
@@ -144,8 +115,7 @@ def _build_source(source, folder: Path, spec: FootageSpec, progress: bool) -> di
         entry["skipped"] = f"frames of {W}x{H} are smaller than {spec.min_side}"
         return entry
     pairs = source_pairs(frames, spec)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_output(folder, overwrite=True, directory=True) as tmp:
         np.save(tmp / "frames.npy", frames)
         C = 8 if spec.mirror else 4
         flows = np.lib.format.open_memmap(tmp / "flows.npy", mode="w+", dtype=np.float16,
@@ -156,12 +126,6 @@ def _build_source(source, folder: Path, spec: FootageSpec, progress: bool) -> di
         del flows
         entry["pairs"] = [list(p) for p in pairs]
         (tmp / "source.json").write_text(json.dumps({"spec": spec.to_dict(), "entry": entry}))
-        if folder.exists():
-            shutil.rmtree(folder)
-        publish(tmp, folder, overwrite=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return entry
 
 
@@ -175,7 +139,7 @@ def build_footage_cache(sources, root, spec: FootageSpec = FootageSpec(), progre
     if len(set(names)) != len(names):
         raise InputError(f"source names must be unique, got {names}")
     entries = []
-    for stale in root.glob(".*"):  # temporary folders of a killed build
+    for stale in root.glob(".*"):  # temporary folders of a killed build (those `atomic_output` names too)
         if stale.is_dir() and stale.name.split(".")[1] in names:
             shutil.rmtree(stale, ignore_errors=True)
     for src, name in tqdm(list(zip(sources, names)), desc="footage", unit="source", disable=not progress):
@@ -187,10 +151,8 @@ def build_footage_cache(sources, root, spec: FootageSpec = FootageSpec(), progre
             continue
         entries.append(_build_source(src, folder, spec, progress))
     manifest = {"format": "slomo-footage", "version": FORMAT_VERSION, "spec": spec.to_dict(), "sources": entries}
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", dir=root)
-    with open(fd, "w") as f:
+    with atomic_output(root / MANIFEST, overwrite=True) as tmp, open(tmp, "w") as f:
         json.dump(manifest, f, indent=1)
-    publish(tmp, root / MANIFEST, overwrite=True)  # the cache is all this function's own
     return root
 
 
@@ -205,8 +167,6 @@ def warp_disagreement(I0, I1, flows, t) -> torch.Tensor:
     I0, I1: (3,H,W) float RGB in [0,1]; flows: (4,H,W) F01, F10 in pixels; t: float
     returns a 0-dim float tensor
     """
-    from .synthesis import intermediate_flows
-    from .warp import backward_warp
     tt = torch.tensor([float(t)]).view(1, 1, 1, 1)
     Ft0, Ft1 = intermediate_flows(flows[None, :2].float(), flows[None, 2:].float(), tt)
     g0 = backward_warp(I0[None], Ft0, "border")

@@ -1,8 +1,8 @@
 """Helper processes that interpolate frame pairs beside the main one (CPU conversion).
 
-On this project's CPU, NNPACK's convolutions are the fastest kernels for one thread but scale
-poorly across threads (bench/README.md). Independent frame pairs scale well, so `convert` gives each
-core a process with one thread: the main process plus `Helper`s, each interpolating whole pairs.
+NNPACK's convolutions are the fastest CPU kernels for one thread but scale poorly across threads
+(docs/convert-internals.md). Independent frame pairs scale well, so `convert` gives each core a process with
+one thread: the main process plus `Helper`s, each interpolating whole pairs.
 
     helper = Helper(job)            # job: a picklable `PairJob`
     helper.submit(window, keep)     # uint8 frames (P+1,H,W,3), indices of pairs to interpolate (, times)
@@ -18,37 +18,32 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .errors import SlomoError
+from .. import runtime
+from ..cpu.conv import prefers_single_items
+from ..errors import SlomoError
+from ..padding import Padder
+from .interpolator import FrameInterpolator, PairJob
+
+HELPER_PIXELS = (256 * 256, 1280 * 736)  # helper processes (one per extra core) from about 256x256, where
+# the model's time outweighs a helper's start-up, up to 720p, above which memory comes first
 
 
-@dataclass(frozen=True)
-class PairJob:
-    """What a helper needs to build its own interpolator: `video._make_interpolator`'s arguments."""
-    method: str
-    checkpoint: object
-    precision: str
-    scale: int
-    height: int
-    width: int
-    batch_size: int
-    fast: bool = False
-
-
-def interpolate_u8(interp, window: np.ndarray, keep: list, ts=None) -> np.ndarray:
-    """window: (P+1,H,W,3) uint8 frames; keep: indices j of the pairs (j, j+1) to interpolate;
-    ts: a subset of the interpolator's times (default all of them).
-    returns (len(keep),T,H,W,3) uint8 in-between frames."""
-    if ts is not None:
-        interp = interp.with_times(ts)
-    X = torch.from_numpy(np.ascontiguousarray(window)).permute(0, 3, 1, 2).float().div_(255)  # (P+1,3,H,W)
-    k = torch.tensor(keep)
-    It = interp(X[k], X[k + 1])  # (B,T,3,H,W) float RGB in [0,1]
-    return It.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).cpu().numpy()
+def helper_count(interp: FrameInterpolator, workers=None) -> int:
+    """Helper processes beside this one: by default one per extra PyTorch thread, where it pays
+    (the model in fp32 on a CPU with NNPACK, frame sizes within HELPER_PIXELS); `workers` overrides."""
+    if interp.chunked:
+        return 0
+    if workers is not None:
+        return max(0, int(workers) - 1)
+    H, W = Padder(interp.size).padded_size
+    if (not interp.is_model or interp.reduced or not HELPER_PIXELS[0] <= H * W <= HELPER_PIXELS[1]
+            or not prefers_single_items(interp.device, runtime.resolve_precision(interp.precision, interp.device))):
+        return 0
+    return max(0, torch.get_num_threads() - 1)
 
 
 def single_thread() -> None:
@@ -64,8 +59,7 @@ def _serve(conn, job: PairJob, interp) -> None:
     single_thread()
     try:
         if interp is None:
-            from .video import _make_interpolator
-            interp = _make_interpolator(job)
+            interp = FrameInterpolator.for_job(job)
         inbox = queue.SimpleQueue()  # read by a thread, so that a window submitted while this helper is
         threading.Thread(target=_receive, args=(conn, inbox), daemon=True).start()  # sending never deadlocks
         while True:
@@ -73,7 +67,7 @@ def _serve(conn, job: PairJob, interp) -> None:
             if msg is None:
                 return
             try:
-                conn.send(("ok", interpolate_u8(interp, *msg)))
+                conn.send(("ok", interp.interpolate_u8(*msg)))
             except Exception as e:  # noqa: BLE001 - reported to the main process as one line
                 conn.send(("error", f"{type(e).__name__}: {e}"))
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
@@ -98,9 +92,51 @@ def _receive(conn, inbox, arrivals=None) -> None:
 def fork_is_safe() -> bool:
     """Forking copies this process's memory (model included) but not its threads: safe only while the
     process runs one thread and has not started NNPACK's thread pool (it would hang in the child)."""
-    from .cpu.nnpack import torch_pool_started
+    from ..cpu.nnpack import torch_pool_started
     return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
             and not torch_pool_started())
+
+
+class HelperPool:
+    """The helper processes of one conversion, started before this process starts any thread (this
+    process then runs one compute thread too), and ended with its thread counts given back.
+
+        with HelperPool(job, interp, helper_count(interp, workers)) as pool:
+            pool.helpers  # [Helper, ...], possibly none
+    """
+
+    def __init__(self, job: PairJob, interp: FrameInterpolator, n: int):
+        self.helpers, self._threads = [], None
+        if not n:
+            return
+        import cv2
+        self._threads = (torch.get_num_threads(), cv2.getNumThreads())
+        try:
+            if fork_is_safe():
+                interp.precompute_kernels()  # on all threads; the forked helpers share what it computes
+            for _ in range(n):
+                self.helpers.append(Helper(job, interp))  # before this process starts any Python thread
+            single_thread()  # this process is one of the workers
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """End the helper processes and give this process its thread counts back."""
+        helpers, self.helpers = self.helpers, []
+        for h in helpers:
+            h.close(kill=True)
+        if self._threads is not None:
+            import cv2
+            torch.set_num_threads(self._threads[0])
+            cv2.setNumThreads(self._threads[1])
+            self._threads = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def share_times(T: int, wait: float, window_seconds: float) -> int:
