@@ -53,11 +53,11 @@ def tiny(clips, tmp_path, **kw):
 
 def test_config_file_overrides_and_errors(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('data = "x"\nsteps = 10\n[model]\nwidth = 0.25\n[weights]\nperceptual = 0\n')
+    path.write_text('data = "x"\nsteps = 10\n[model]\nwidth = 0.25\n[weights]\nperceptual = 0\nreconstruction = 1\n')
     cfg = load_config(path, ["model.flow=dis", "steps=20", "channels_last=false", "lr=3e-4"])
     assert cfg.steps == 20 and cfg.model_config.flow == "dis" and cfg.model_config.width == 0.25
     assert cfg.channels_last is False and cfg.lr == 3e-4 and cfg.weights["perceptual"] == 0
-    assert cfg.weights["reconstruction"] == 0  # a weights table lists every term it wants
+    assert cfg.weights["warping"] == 0  # a weights table lists every term it wants
     with pytest.raises(InputError, match="unknown config keys: colour"):
         load_config(path, ["colour=red"])
     path.write_text('data = "x"\nbatch = 3\n')

@@ -138,6 +138,9 @@ def _loss_weights(weights: dict) -> dict:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
             raise InputError(f"loss weight {k} must be a finite number >= 0, got {v!r}")
         out[k] = float(v)
+    if not any(out.values()):
+        raise InputError("every loss weight is 0, so there is nothing to train; give at least one a weight > 0 "
+                         f"(the reference's: {', '.join(f'{k}={v:g}' for k, v in REFERENCE_WEIGHTS.items())})")
     return out
 
 
@@ -165,6 +168,8 @@ def load_config(path=None, overrides=()) -> TrainConfig:
                 d = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError) as e:
             raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'} ({e})") from e
+    if any(str(item).strip().startswith("weights.") for item in overrides) and "weights" not in d:
+        d["weights"] = dict(REFERENCE_WEIGHTS)  # an override changes one weight of the defaults, not all
     for item in overrides:
         if "=" not in item:
             raise InputError(f"override {item!r} is not key=value")
