@@ -43,6 +43,7 @@ def main():
     p.add_argument("--work", default=None, help="folder for the outputs (default: a temp folder)")
     args = p.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="slomo-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     clip = Path(args.clip).resolve()
     cmds = commands(clip, args.scale, work)
     env = {"PYTHONPATH": str(common.REPO), **({"OMP_NUM_THREADS": args.threads} if args.threads else {})}
