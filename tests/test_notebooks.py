@@ -102,10 +102,11 @@ HISTORY = re.compile(r"\.\./shared|shared/data|(?-i:\bSHARED\b)|\b(sessions?|len
 
 
 def test_user_facing_files_hold_no_development_history():
-    folders = ("notebooks", "configs", "docs", "data")
+    folders = ("notebooks", "configs", "docs", "data", "slomo")
     files = [p for f in folders for p in (REPO / f).rglob("*")
              if p.is_file() and p.suffix in (".ipynb", ".md", ".toml", ".py", ".txt")]
-    assert len(files) >= 8
+    files += [REPO / "README.md", REPO / "checkpoints" / "README.md"]
+    assert len(files) >= 40
     found = [f"{p.relative_to(REPO)}: {m.group(0)!r}" for p in files for m in HISTORY.finditer(p.read_text())]
     assert not found, found
 
