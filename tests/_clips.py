@@ -69,3 +69,24 @@ def tiny_model(path):
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
     return model.save(path)
+
+
+def interrupted_convert(clip, sig, after: int = 5, env=None):
+    """Run `slomo convert clip --method blend` in a fresh process that sends itself `sig` at its
+    `after`-th pair (SIGINT as a terminal would, also when the suite runs in the background)."""
+    import os
+    import sys
+    script = ("import signal, os, sys\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              "from slomo.video.interpolator import FrameInterpolator\n"
+              "real = FrameInterpolator.__call__\n"
+              "n = [0]\n"
+              "def slow(self, a, b):\n"
+              "    n[0] += 1\n"
+              f"    if n[0] == {after}: os.kill(os.getpid(), {int(sig)})\n"
+              "    return real(self, a, b)\n"
+              "FrameInterpolator.__call__ = slow\n"
+              "from slomo.cli import main\n"
+              f"sys.exit(main(['convert', {str(clip)!r}, '--method', 'blend', '--quiet']))\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env or os.environ, timeout=120)

@@ -1,12 +1,11 @@
 """`slomo convert` on the command line: one clear stderr line and a non-zero exit for each mistake."""
 import os
-import subprocess
-import sys
+import signal
 from pathlib import Path
 
 import pytest
 import torch
-from _clips import has_audio, make_clip, stream_times, tiny_model
+from _clips import has_audio, interrupted_convert, make_clip, stream_times, tiny_model
 
 from slomo import files
 from slomo.cli import main
@@ -123,21 +122,7 @@ def test_truncated_header_converts_what_decodes(capsys, shared_data, tmp_path):
 
 def test_ctrl_c_removes_partial_file_and_exits_nonzero(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=40, audio="aac")
-    script = ("import signal, os, sys\n"
-              # as in a terminal, even when this suite runs in the background (where SIGINT is ignored)
-              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-              "from slomo.video.interpolator import FrameInterpolator\n"
-              "real = FrameInterpolator.__call__\n"
-              "n = [0]\n"
-              "def slow(self, a, b):\n"
-              "    n[0] += 1\n"
-              "    if n[0] == 5: os.kill(os.getpid(), signal.SIGINT)\n"
-              "    return real(self, a, b)\n"
-              "FrameInterpolator.__call__ = slow\n"
-              "from slomo.cli import main\n"
-              f"sys.exit(main(['convert', {str(clip)!r}, '--method', 'blend', '--quiet']))\n")
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    res = interrupted_convert(clip, signal.SIGINT, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert res.returncode == 130 and "interrupted" in res.stderr and "Traceback" not in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 

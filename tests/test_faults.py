@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from _clips import frames_of, has_audio, make_clip, stream_times, tiny_model
+from _clips import frames_of, has_audio, interrupted_convert, make_clip, stream_times, tiny_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -325,18 +325,7 @@ def test_sigterm_in_training_saves_and_exits_143_and_resumes_exactly(dataset, tm
 
 def test_sigterm_in_convert_removes_the_partial_file_and_exits_143(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=40, audio="aac")
-    script = ("import signal, os, sys\n"
-              "from slomo.video.interpolator import FrameInterpolator\n"
-              "real = FrameInterpolator.__call__\n"
-              "n = [0]\n"
-              "def slow(self, a, b):\n"
-              "    n[0] += 1\n"
-              "    if n[0] == 5: os.kill(os.getpid(), signal.SIGTERM)\n"
-              "    return real(self, a, b)\n"
-              "FrameInterpolator.__call__ = slow\n"
-              "from slomo.cli import main\n"
-              f"sys.exit(main(['convert', {str(clip)!r}, '--method', 'blend', '--quiet']))\n")
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=120)
+    res = interrupted_convert(clip, signal.SIGTERM, env=ENV)
     assert res.returncode == 143 and "Traceback" not in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
