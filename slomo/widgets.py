@@ -15,6 +15,7 @@ import torch
 from . import runtime, viz
 from .baselines import get_method
 from .files import atomic_output
+from .occlusion import round_trip_visibility
 
 VIEWS = ("interpolated", "flows", "visibility", "warped", "classical")
 CLASSICAL = ("duplicate", "blend", "flow")
@@ -177,9 +178,12 @@ class FrameExplorer:
                             f"Ft0 refined (t = {t:.2f})", f"Ft1 refined (t = {t:.2f})"])
         elif view == "visibility":
             lo, hi = float(r["Vt0"].min()), float(r["Vt0"].max())
-            img = viz.side_by_side([viz.visibility_heatmap(r["Vt0"]), viz.visibility_heatmap(r["Vt1"]), r["It"]],
-                                   [f"Vt0 in [{lo:.2f}, {hi:.2f}]: 1 yellow = seen in I0, 0 purple = hidden",
-                                    "Vt1 = 1 - Vt0", f"It, t = {t:.2f}"])
+            cue, _, _ = round_trip_visibility(r["F01"], r["F10"], t)
+            img = viz.grid([viz.visibility_heatmap(r["Vt0"]), viz.visibility_heatmap(cue),
+                            viz.difference(r["g0_refined"], r["g1_refined"]), r["It"]],
+                           [f"Vt0 in [{lo:.2f}, {hi:.2f}]: 1 yellow = from I0, 0 purple = from I1",
+                            "flow round trip (classical): yellow = only I0 sees it",
+                            "|g0 - g1| x4: where the warps disagree", f"It, t = {t:.2f}"])
         elif view == "warped":
             img = viz.grid([r["g0"], r["g1"], r["g0_refined"], r["g1_refined"]],
                            ["g(I0, Ft0) linear flow", "g(I1, Ft1) linear flow",

@@ -6,7 +6,7 @@ from conftest import REPO
 PACKAGE = REPO / "slomo"
 # the model side: networks, synthesis and the model, the CPU paths, loading, methods and evaluation
 MODEL_SIDE = {"errors", "files", "ffmpeg_binary", "config", "flow", "warp", "synthesis", "metrics", "runtime",
-              "padding", "networks", "cpu", "cpu.nnpack", "cpu.conv", "cpu.memory", "checkpoint", "model",
+              "padding", "networks", "occlusion", "cpu", "cpu.nnpack", "cpu.conv", "cpu.memory", "checkpoint", "model",
               "pretrained", "baselines", "methods", "evaluate", "bundled"}
 # the layers, lowest first: a module imports modules of its own layer or of lower ones, never of a higher one
 LAYERS = [

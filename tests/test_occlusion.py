@@ -1,0 +1,63 @@
+"""slomo.occlusion: the round-trip test, and the two visibility maps built on it, on a moving square."""
+import importlib.util
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO
+from slomo.occlusion import consistency_visibility, round_trip_failed, true_visibility
+from test_visibility import moving_square, occlusion_masks
+
+shift = st.floats(-6, 6, allow_nan=False)
+
+
+def _field(dx, dy, h=12, w=10):  # (1,2,h,w) constant flow
+    return torch.tensor([dx, dy], dtype=torch.float32).view(1, 2, 1, 1).expand(1, 2, h, w).contiguous()
+
+
+@settings(max_examples=30, deadline=None)
+@given(shift, shift)
+def test_a_flow_and_its_inverse_always_come_back(dx, dy):
+    assert not round_trip_failed(_field(dx, dy), _field(-dx, -dy)).any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(shift, shift, st.floats(1.5, 4))
+def test_a_flow_that_does_not_come_back_fails_everywhere(dx, dy, miss):
+    assert round_trip_failed(_field(dx, dy), _field(-dx + miss, -dy)).all()
+
+
+def _triplets(n=4, speed=6.0):
+    for seed in range(n):
+        frames, y, xs = moving_square(np.random.default_rng(seed), 3, speed=speed)
+        I0, It, I1 = (torch.from_numpy(frames[k]).permute(2, 0, 1)[None].float() / 255 for k in range(3))
+        yield I0, It, I1, occlusion_masks(y, xs)
+
+
+def test_true_visibility_finds_the_pixels_only_one_input_sees():
+    for I0, It, I1, (only0, only1) in _triplets():
+        V = true_visibility(I0, It, I1)[0, 0]
+        assert V.shape == only0.shape and set(V.unique().tolist()) <= {0.0, 0.5, 1.0}
+        assert V[only0].mean() > 0.8 and V[only1].mean() < 0.2, (V[only0].mean(), V[only1].mean())
+        assert (V[~(only0 | only1)] == 0.5).float().mean() > 0.9  # elsewhere both inputs see it
+
+
+def test_consistency_trusts_the_input_that_sees_the_uncovered_background():
+    gaps = []
+    for I0, _, I1, (only0, only1) in _triplets():
+        Vt0, g0, g1 = consistency_visibility(I0, I1)
+        assert Vt0.shape == (1, 1, *only0.shape) and g0.shape == g1.shape == I0.shape
+        gaps.append(float(Vt0[0, 0][only0].mean() - Vt0[0, 0][only1].mean()))
+    assert np.mean(gaps) > 0.2, gaps  # a flat map gives 0; the reversed sign gives a negative gap
+
+
+def test_the_oracle_script_counts_occlusions_among_the_labelled_pixels():
+    spec = importlib.util.spec_from_file_location("occlusion_cue", REPO / "checkpoints" / "occlusion_cue.py")
+    cue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cue)
+    for I0, It, I1, _ in _triplets(2):
+        for true_flow in (False, True):
+            Vt0, g0, g1, occluded = cue.oracle(I0, It, I1, true_flow)
+            assert occluded.any() and 0 < cue.labelled_share(occluded, g0, g1, It) <= 1
