@@ -118,7 +118,7 @@ SHOWS = {
     "01-data": [r"train: +\d+ clips", r"val  : +[1-9]\d* clips", r"test : +[1-9]\d* clips", r"21 samples"],
     "03-training": [r"step +0: validation PSNR", r"step +\d+: validation PSNR .*\n.*step +\d+: validation PSNR",
                     r"trained here +PSNR"],
-    "04-inference": [r"Vt0 ranges over", r"weights: slomo-dis\.pt \(shipped with slomo\)"],
+    "04-inference": [r"model.s Vt0: separation [+-]0\.\d+", r"true visibility: separation \+0\.[1-9]", r"weights: slomo-dis\.pt \(shipped with slomo\)"],
     "05-evaluation": [r"weights: slomo-dis\.pt", r"weights: slomo-unet\.pt"],
 }
 
