@@ -15,7 +15,7 @@ from .warp import backward_warp
 
 REFERENCE_WEIGHTS = {"reconstruction": 204.0, "warping": 102.0, "perceptual": 0.005, "smoothness": 1.0}
 # terms the reference does not have; they default to 0 (off)
-EXTRA_WEIGHTS = {"visibility": 0.0}
+EXTRA_WEIGHTS = {"visibility": 0.0, "distillation": 0.0}
 LOSS_WEIGHTS = {**REFERENCE_WEIGHTS, **EXTRA_WEIGHTS}
 VISIBILITY_MARGIN = 20 / 255  # warps whose distances to the truth differ by more than this label a pixel
 VGG16_URL_NAME = "vgg16-397923af.pth"  # the file name torchvision's cache uses for VGG16 weights
@@ -104,6 +104,24 @@ def visibility_loss(Vt0, g0, g1, It, margin: float = VISIBILITY_MARGIN):
     return (bce * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def flow_distillation_loss(Ft0, Ft1, teacher, teacher_ok):
+    """Mean absolute difference (pixels) between the refined intermediate flows and a teacher's: DIS
+    flow from the true frame It to each input, which no interpolator has at inference. Counted only
+    where the teacher's round trip comes back (the pixel is visible in that input).
+
+    Ft0, Ft1:   (N,2,H,W) pixels (dx,dy), the model's refined flows from t to 0 and to 1
+    teacher:    (N,4,H,W) pixels: the teacher's Ft0 (0:2) and Ft1 (2:4)
+    teacher_ok: (N,2,H,W) bool: where each of the two is trusted
+    returns a scalar tensor
+    """
+    ok = teacher_ok.float()
+    terms = []
+    for k, F in enumerate((Ft0, Ft1)):
+        err = (F.float() - teacher[:, 2 * k:2 * k + 2].float()).abs().sum(1, keepdim=True)  # (N,1,H,W)
+        terms.append((err * ok[:, k:k + 1]).sum() / ok[:, k:k + 1].sum().clamp_min(1.0))
+    return 0.5 * (terms[0] + terms[1])
+
+
 def perceptual_loss(features, pred, target):
     """L2 between VGG16 conv4_3 features of prediction and target.
 
@@ -160,8 +178,9 @@ def load_vgg16_conv4_3(path=None, device=None):
     return _Features().to(device or "cpu")
 
 
-def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode: str = "zeros"):
-    """The weighted sum of the four losses for one batch.
+def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode: str = "zeros",
+               teacher=None):
+    """The weighted sum of the losses for one batch.
 
     out:     the dict from `SuperSloMo.forward` (It (B,T,3,H,W), F01, F10, Ft0, Ft1, ...)
     I0, I1:  (B,3,H,W) float RGB in [0,1]
@@ -169,6 +188,7 @@ def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode
     weights: {"reconstruction", "warping", "perceptual", "smoothness", "visibility"} -> float
              (0 or missing switches a term off)
     features: VGG16 conv4_3 callable or None (perceptual term then skipped)
+    teacher: None, or (flows (B,T,4,H,W), ok (B,T,2,H,W) bool) for `flow_distillation_loss`
     returns (loss scalar tensor, dict of float terms)
     """
     B, T = It.shape[:2]
@@ -184,5 +204,9 @@ def total_loss(out: dict, I0, I1, It, weights: dict, features=None, padding_mode
     if weights.get("visibility", 0):
         flat = {k: out[k].reshape(B * T, *out[k].shape[2:]) for k in ("Vt0", "g0_refined", "g1_refined")}
         terms["visibility"] = visibility_loss(flat["Vt0"], flat["g0_refined"], flat["g1_refined"], gt)
+    if weights.get("distillation", 0) and teacher is not None:
+        Ft0, Ft1, flows, ok = (x.reshape(B * T, *x.shape[2:]) for x in
+                               (out["Ft0_refined"], out["Ft1_refined"], *teacher))
+        terms["distillation"] = flow_distillation_loss(Ft0, Ft1, flows, ok)
     loss = sum(weights[k] * v for k, v in terms.items())
     return loss, {k: float(v.detach()) for k, v in terms.items()}

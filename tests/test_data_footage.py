@@ -133,3 +133,25 @@ def test_refuses_what_it_cannot_use(cache, tmp_path):
         FootageDataset(cache, crop=64, preset="medium")
     with pytest.raises(InputError, match="at least 128"):
         FootageDataset(cache, crop=128)
+
+
+def test_teacher_flow_warps_the_inputs_onto_the_true_frame_whatever_the_augmentation(tmp_path):
+    """With `teacher`, every sample's teacher Ft0 and Ft1 warp I0 and I1 onto It where they are
+    trusted, after flips and time reversal alike; collate stacks them as (B,T,...)."""
+    from slomo.data import collate
+    from slomo.warp import backward_warp
+    src = _sequence(tmp_path / "wide", n=5, size=(64, 192), shift=3)
+    cache = build_footage_cache([src], tmp_path / "c", FootageSpec(gaps=(2,), stride=1, min_side=64), progress=False)
+    ds = FootageDataset(cache, crop=64, teacher=True)
+    g = torch.Generator().manual_seed(0)
+    items = [ds.get(i % len(ds), g) for i in range(8)]
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    for s in items:
+        assert s["teacher"].shape == (1, 4, 64, 64) and s["teacher_ok"].shape == (1, 2, 64, 64)
+        assert s["teacher_ok"].float().mean() > 0.8
+        for k, I in enumerate((s["I0"], s["I1"])):
+            warped = backward_warp(I[None], s["teacher"][:, 2 * k:2 * k + 2], "border")[0]
+            assert float(((warped - s["It"][0])[inner].abs().amax(0) < 0.03).float().mean()) > 0.8
+    batch = collate(items)
+    assert batch["teacher"].shape == (8, 1, 4, 64, 64) and batch["teacher_ok"].dtype == torch.bool
+    assert "teacher" not in collate([FootageDataset(cache, crop=64).get(0, g)])

@@ -108,3 +108,29 @@ def test_total_loss_adds_the_visibility_term_only_when_weighted():
     loss, terms = total_loss(out, I0, I1, It, w | {"visibility": 2.0})
     assert set(terms) == {"reconstruction", "visibility"}
     assert abs(float(loss) - terms["reconstruction"] - 2 * terms["visibility"]) < 1e-5
+
+
+def test_flow_distillation_counts_only_trusted_pixels():
+    from slomo.losses import flow_distillation_loss
+    teacher = torch.zeros(1, 4, 4, 4)
+    Ft0, Ft1 = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4)
+    ok = torch.ones(1, 2, 4, 4, dtype=torch.bool)
+    assert float(flow_distillation_loss(Ft0, Ft1, teacher, ok)) == 0
+    Ft0[:, 0, :, :2] = 3.0  # Ft0 is 3 px off in x on the left half
+    assert float(flow_distillation_loss(Ft0, Ft1, teacher, ok)) == pytest.approx(0.5 * 1.5)
+    ok[:, 0, :, :2] = False  # ... where I0 does not see the pixel: not counted
+    assert float(flow_distillation_loss(Ft0, Ft1, teacher, ok)) == 0
+
+
+def test_total_loss_adds_distillation_only_with_a_teacher_and_a_weight():
+    from slomo.losses import LOSS_WEIGHTS
+    B, T, H, W = 2, 1, 8, 8
+    out = {"It": torch.rand(B, T, 3, H, W), "Ft0_refined": torch.rand(B, T, 2, H, W),
+           "Ft1_refined": torch.rand(B, T, 2, H, W)}
+    I0, I1, It = torch.rand(B, 3, H, W), torch.rand(B, 3, H, W), torch.rand(B, T, 3, H, W)
+    teacher = (torch.rand(B, T, 4, H, W), torch.ones(B, T, 2, H, W, dtype=torch.bool))
+    w = {k: 0.0 for k in LOSS_WEIGHTS} | {"reconstruction": 1.0, "distillation": 0.5}
+    assert set(total_loss(out, I0, I1, It, w)[1]) == {"reconstruction"}  # no teacher
+    loss, terms = total_loss(out, I0, I1, It, w, teacher=teacher)
+    assert set(terms) == {"reconstruction", "distillation"} and terms["distillation"] > 0
+    assert float(loss) == pytest.approx(terms["reconstruction"] + 0.5 * terms["distillation"], rel=1e-5)

@@ -233,3 +233,18 @@ def test_loader_threads_give_the_same_batches_and_losses(clips, tmp_path):
     for bad in (-2, True, 1.5):
         with pytest.raises(InputError, match="loader_threads"):
             tiny(clips, tmp_path, loader_threads=bad)
+
+
+def test_a_run_from_before_a_new_loss_term_resumes(clips, tmp_path):
+    train(tiny(clips, tmp_path, steps=2))
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["weights"]["distillation"]  # the run's config.json as written before the term existed
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    train(tiny(clips, tmp_path, steps=4))
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 4
+
+
+def test_distillation_needs_footage(clips, tmp_path):
+    w = {"reconstruction": 1.0, "distillation": 0.1}
+    with pytest.raises(InputError, match="footage cache"):
+        Trainer(tiny(clips, tmp_path, weights=w))

@@ -103,3 +103,25 @@ def test_visibility_learns_occlusion(footage, tmp_path):
     frames, y, xs = moving_square(np.random.default_rng(99), 3, 4.0)
     v_only0, v_only1 = mean_visibility(model, frames, y, xs)
     assert v_only0 > 0.55 and v_only1 < 0.45 and v_only0 - v_only1 > 0.15, (v_only0, v_only1)
+
+
+
+def test_distillation_pulls_the_refined_flows_to_the_teacher(footage):
+    """On one fixed batch, steps on the distillation term bring the refined flows closer to the
+    teacher's (the gradient reaches the flow channels of the zero-initialised head)."""
+    cfg = load_config("configs/dis-footage.toml", [
+        f"data={footage}", "val=", "out=unused", "batch_size=4", "crop=64", "precision=\"fp32\"",
+        "model.flip_ensemble=false", "weights.visibility=0", "weights.distillation=1"])
+    trainer = Trainer(cfg)
+    b = trainer.batch(0)
+    opt = torch.optim.Adam(trainer.model.parameters(), lr=1e-3)
+    seen = []
+    for _ in range(60):
+        loss, terms, _ = trainer.loss(trainer.model, b["I0"], b["I1"], b["It"], b["t"],
+                                      (b["flows"][:, :2], b["flows"][:, 2:]), trainer._teacher(b))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen.append(terms["distillation"])
+    trainer.close()
+    assert seen[-1] < 0.7 * seen[0], (seen[0], seen[-1])

@@ -60,6 +60,9 @@ def collate(items: list) -> dict:
     """Stack dataset items into a batch: I0, I1 (B,3,h,w), It (B,T,3,h,w), t (B,T), flows or None."""
     out = {k: torch.stack([it[k] for it in items]) for k in ("I0", "I1", "It", "t")}
     out["flows"] = torch.stack([it["flows"] for it in items]) if items[0]["flows"] is not None else None
+    for k in ("teacher", "teacher_ok"):  # footage with teacher flow: (B,T,4,h,w) and (B,T,2,h,w)
+        if k in items[0]:
+            out[k] = torch.stack([it[k] for it in items])
     return out
 
 
@@ -91,14 +94,18 @@ class Prefetcher:
 
 
 def open_dataset(path, crop=(128, 128), span: int = None, targets: int = 1, augment: bool = True,
-                 preset: str = None, hard_fraction: float = 1.0, hard_crops: int = 1, hard_prob: float = 0.5):
+                 preset: str = None, hard_fraction: float = 1.0, hard_crops: int = 1, hard_prob: float = 0.5,
+                 teacher: bool = False):
     """A FlowCache for an `.npz` file, a FootageDataset for a footage cache folder (`slomo.data.footage`),
-    else a ClipDataset (a prepared `train/` folder, or the dataset root, whose `train/` is then used)."""
+    else a ClipDataset (a prepared `train/` folder, or the dataset root, whose `train/` is then used).
+    `teacher` (footage caches only) adds each sample's teacher flow from its true middle frame."""
     path = Path(path)
     if is_footage_cache(path):
         if crop[0] != crop[1]:
             raise InputError(f"footage caches take square crops, got {tuple(crop)}")
-        return FootageDataset(path, crop[0], augment, preset, hard_crops, hard_prob)
+        return FootageDataset(path, crop[0], augment, preset, hard_crops, hard_prob, teacher)
+    if teacher:
+        raise InputError("the distillation loss needs a footage cache as data (its samples get teacher flow)")
     if path.suffix == ".npz":
         return FlowCache(path, crop, augment, preset, hard_fraction)
     if (path / "train").is_dir():

@@ -22,6 +22,7 @@ from ..config import DIS_PRESET_NAMES
 from ..errors import InputError
 from ..files import atomic_output
 from ..flow import dis_flow
+from ..occlusion import hidden_in
 from ..synthesis import intermediate_flows
 from ..warp import backward_warp
 from .frames import downscaled_frames, source_name, to_chw
@@ -181,11 +182,14 @@ class FootageDataset:
     With `hard_crops` > 1, `hard_prob` of the samples take, of that many random crops, the one where
     the two warps disagree most (occlusions and large motion: where visibility has something to learn).
     A left-right flip uses the mirrored pair's own DIS flow when the cache holds it.
-    get(i, g) -> dict I0, I1 (3,c,c), It (1,3,c,c) float RGB in [0,1], t (1,), flows (4,c,c) F01, F10
+    With `teacher`, each sample also gets the teacher flow of `flow_distillation_loss`: DIS flow from
+    the (augmented) true middle frame to each input, and where its round trip comes back.
+    get(i, g) -> dict I0, I1 (3,c,c), It (1,3,c,c) float RGB in [0,1], t (1,), flows (4,c,c) F01, F10;
+    with `teacher` also teacher (1,4,c,c) pixels (Ft0, Ft1) and teacher_ok (1,2,c,c) bool
     """
 
     def __init__(self, root, crop: int = 256, augment: bool = True, preset: str = None,
-                 hard_crops: int = 1, hard_prob: float = 0.5):
+                 hard_crops: int = 1, hard_prob: float = 0.5, teacher: bool = False):
         root = Path(root)
         if not is_footage_cache(root):
             raise InputError(f"not a footage cache (no {MANIFEST}): {root}")
@@ -201,6 +205,7 @@ class FootageDataset:
         self.items = [(s, p) for s, e in enumerate(self.sources) for p in range(len(e["pairs"]))]
         self.crop, self.augment = crop, augment
         self.hard_crops, self.hard_prob = hard_crops, hard_prob
+        self.teacher = teacher
 
     def __len__(self):
         return len(self.items)
@@ -253,4 +258,19 @@ class FootageDataset:
         if self.augment and self._coin(g):  # time reversal
             I0, I1, tt = I1, I0, 1 - tt
             flow = flow[[2, 3, 0, 1]]
-        return {"I0": I0, "I1": I1, "It": It, "t": tt, "flows": flow}
+        item = {"I0": I0, "I1": I1, "It": It, "t": tt, "flows": flow}
+        if self.teacher:
+            item["teacher"], item["teacher_ok"] = teacher_flow(I0[None], It, I1[None], self.spec.preset)
+        return item
+
+
+def teacher_flow(I0, It, I1, preset: str = "fine"):
+    """DIS flow from the true frame It to each input (the intermediate flows a perfect refinement
+    would give) and where each is trusted (its round trip comes back: the pixel is visible there).
+
+    I0, It, I1: (1,3,H,W) float RGB in [0,1]
+    returns (1,4,H,W) pixels (Ft0 0:2, Ft1 2:4), (1,2,H,W) bool
+    """
+    hidden0, Ft0 = hidden_in(It, I0, preset)
+    hidden1, Ft1 = hidden_in(It, I1, preset)
+    return torch.cat((Ft0, Ft1), 1), torch.cat((~hidden0, ~hidden1), 1)

@@ -228,6 +228,8 @@ def _check_same_run(cfg: TrainConfig, out: Path) -> None:
     since then count at their default; RESUMABLE ones may change)."""
     saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
     now = json.loads(json.dumps(cfg.to_dict()))
+    if isinstance(saved.get("weights"), dict):  # loss terms added since then weigh 0 in that run
+        saved["weights"] = {**{k: 0.0 for k in now["weights"]}, **saved["weights"]}
     defaults = {f.name: f.default for f in fields(TrainConfig) if not callable(f.default_factory)}
     if saved and saved != now:
         diff = sorted(k for k in now if (saved[k] != now[k] if k in saved else

@@ -61,7 +61,7 @@ class Trainer:
         cfg = self.cfg
         preset = cfg.model_config.dis_preset if cfg.model_config.flow == "dis" else None
         data = open_dataset(cfg.data, (cfg.crop, cfg.crop), cfg.span or None, cfg.targets, cfg.augment, preset,
-                            cfg.hard_fraction, cfg.hard_crops, cfg.hard_prob)
+                            cfg.hard_fraction, cfg.hard_crops, cfg.hard_prob, teacher=cfg.weights["distillation"] > 0)
         has_flows = getattr(data, "flows", None) is not None
         if cfg.flow_warmup and (cfg.model_config.flow != "unet" or not has_flows):
             raise InputError("flow_warmup needs flow = 'unet' and a flow cache (.npz) as data (its DIS flow "
@@ -90,14 +90,19 @@ class Trainer:
         idx = torch.randint(0, len(self.data), (self.cfg.batch_size,), generator=g)
         return collate([self.data.get(int(i), g) for i in idx])
 
-    def loss(self, net, I0, I1, It, t, flows):
+    def loss(self, net, I0, I1, It, t, flows, teacher=None):
         """(loss tensor, float terms, model outputs) for one batch. `flows` (cached DIS) feed the dis
-        front end; the unet front end computes its own."""
+        front end; the unet front end computes its own. `teacher`: (flows, ok) of the batch or None."""
         flows = flows if self.cfg.model_config.flow == "dis" else None
         with runtime.autocast(self.device, self.precision):
             out = net(I0, I1, t, flows=flows)
-        loss, terms = total_loss(out, I0, I1, It, self.cfg.weights, self.features, self.cfg.model_config.padding)
+        loss, terms = total_loss(out, I0, I1, It, self.cfg.weights, self.features, self.cfg.model_config.padding,
+                                 teacher)
         return loss, terms, out
+
+    def _teacher(self, b: dict):
+        """The batch's (teacher flows, ok) on the device, or None."""
+        return (b["teacher"].to(self.device), b["teacher_ok"].to(self.device)) if "teacher" in b else None
 
     def _flow_warmup_loss(self, I0, I1, flows):
         """(loss, terms, outputs) of the flow network regressed onto the cached DIS flow."""
@@ -112,7 +117,8 @@ class Trainer:
         dev = self.device
         flows = None if b["flows"] is None else (b["flows"][:, :2].to(dev), b["flows"][:, 2:].to(dev))
         self.model.eval()
-        loss, _, _ = self.loss(self.model, b["I0"].to(dev), b["I1"].to(dev), b["It"].to(dev), b["t"].to(dev), flows)
+        loss, _, _ = self.loss(self.model, b["I0"].to(dev), b["I1"].to(dev), b["It"].to(dev), b["t"].to(dev), flows,
+                               self._teacher(b))
         return float(loss)
 
     def step(self) -> tuple:
@@ -129,7 +135,7 @@ class Trainer:
         if warm:  # DIS flow is the target, the flow network the only thing learning
             loss, terms, out = self._flow_warmup_loss(I0, I1, flows)
         else:
-            loss, terms, out = self.loss(self.ddp or self.model, I0, I1, It, t, flows)
+            loss, terms, out = self.loss(self.ddp or self.model, I0, I1, It, t, flows, self._teacher(b))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if warm and self.world > 1:  # called outside DDP's forward: average the flow network's gradients here
