@@ -24,10 +24,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_table import SHARED, selected_sets  # noqa: E402
 
+from slomo.data.footage import teacher_flow  # noqa: E402
 from slomo.flow import dis_flow  # noqa: E402
 from slomo.losses import visibility_labels  # noqa: E402
 from slomo.metrics import visibility_separation  # noqa: E402
-from slomo.occlusion import consistency_visibility, hidden_in  # noqa: E402
+from slomo.occlusion import consistency_visibility, visibility_of  # noqa: E402
 from slomo.synthesis import intermediate_flows  # noqa: E402
 from slomo.warp import backward_warp  # noqa: E402
 
@@ -36,13 +37,14 @@ def oracle(I0, It, I1, true_flow: bool = False):
     """Vt0 (1,1,H,W) from It's occlusions (`slomo.occlusion.true_visibility`), the warps g0, g1 at
     t = 0.5 (eq. 4 from DIS between I0 and I1, or with `true_flow` along DIS flow from It) and the
     mask of pixels hidden in exactly one input."""
-    hidden0, Ft0 = hidden_in(It, I0)
-    hidden1, Ft1 = hidden_in(It, I1)
+    teacher, seen = teacher_flow(I0, It, I1)  # DIS flow from It to each input, and where it comes back
+    Ft0, Ft1 = teacher[:, :2], teacher[:, 2:]
     if not true_flow:
         F01, F10 = dis_flow(I0, I1, "fine")
         Ft0, Ft1 = intermediate_flows(F01, F10, torch.full((1, 1, 1, 1), 0.5))
     g0, g1 = backward_warp(I0, Ft0, "border"), backward_warp(I1, Ft1, "border")
-    return 0.5 + 0.5 * (hidden1.float() - hidden0.float()), g0, g1, hidden0 != hidden1
+    hidden0, hidden1 = ~seen[:, :1], ~seen[:, 1:]
+    return visibility_of(hidden0, hidden1), g0, g1, hidden0 != hidden1
 
 
 def labelled_share(mask, g0, g1, It) -> float:

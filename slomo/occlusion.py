@@ -47,8 +47,12 @@ def true_visibility(I0, It, I1, preset: str = "fine"):
     I0, It, I1: (B,3,H,W) float RGB in [0,1]
     returns (B,1,H,W) float in {0, 0.5, 1}
     """
-    hidden0, _ = hidden_in(It, I0, preset)
-    hidden1, _ = hidden_in(It, I1, preset)
+    return visibility_of(hidden_in(It, I0, preset)[0], hidden_in(It, I1, preset)[0])
+
+
+def visibility_of(hidden0, hidden1):
+    """A visibility map from where each input hides the pixels: (B,1,H,W) bool each ->
+    (B,1,H,W) float, 1 where only I0 sees the pixel, 0 where only I1 does, 0.5 elsewhere."""
     return 0.5 + 0.5 * (hidden1.float() - hidden0.float())
 
 
