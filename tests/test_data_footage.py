@@ -155,3 +155,16 @@ def test_teacher_flow_warps_the_inputs_onto_the_true_frame_whatever_the_augmenta
     batch = collate(items)
     assert batch["teacher"].shape == (8, 1, 4, 64, 64) and batch["teacher_ok"].dtype == torch.bool
     assert "teacher" not in collate([FootageDataset(cache, crop=64).get(0, g)])
+
+
+def test_teacher_gap_script_reports_both_comparisons(cache, capsys):
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("teacher_gap", REPO / "checkpoints" / "teacher_gap.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main([str(cache), "--samples", "2", "--crop", "64"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["front end against the teacher", "teacher medium against fine"]
+    assert all("px" in line and "% of pixels over 2 px" in line for line in lines)
