@@ -24,11 +24,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_table import SHARED, selected_sets  # noqa: E402
 
-from slomo.data.footage import teacher_flow  # noqa: E402
 from slomo.flow import dis_flow  # noqa: E402
 from slomo.losses import visibility_labels  # noqa: E402
 from slomo.metrics import visibility_separation  # noqa: E402
-from slomo.occlusion import consistency_visibility, visibility_of  # noqa: E402
+from slomo.occlusion import consistency_visibility, teacher_flow, visibility_of  # noqa: E402
 from slomo.synthesis import intermediate_flows  # noqa: E402
 from slomo.warp import backward_warp  # noqa: E402
 

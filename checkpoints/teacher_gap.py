@@ -11,7 +11,8 @@ import argparse
 
 import torch
 
-from slomo.data.footage import FootageDataset, teacher_flow
+from slomo.data.footage import FootageDataset
+from slomo.occlusion import teacher_flow
 from slomo.synthesis import intermediate_flows
 
 

@@ -47,7 +47,21 @@ def true_visibility(I0, It, I1, preset: str = "fine"):
     I0, It, I1: (B,3,H,W) float RGB in [0,1]
     returns (B,1,H,W) float in {0, 0.5, 1}
     """
-    return visibility_of(hidden_in(It, I0, preset)[0], hidden_in(It, I1, preset)[0])
+    _, seen = teacher_flow(I0, It, I1, preset)
+    return visibility_of(~seen[:, :1], ~seen[:, 1:])
+
+
+def teacher_flow(I0, It, I1, preset: str = "fine"):
+    """DIS flow from the true frame It to each input (the intermediate flows a perfect refinement
+    would give; the teacher of `slomo.losses.flow_distillation_loss`) and where each is trusted
+    (its round trip comes back: the pixel is visible in that input).
+
+    I0, It, I1: (B,3,H,W) float RGB in [0,1]
+    returns (B,4,H,W) pixels (Ft0 0:2, Ft1 2:4), (B,2,H,W) bool
+    """
+    hidden0, Ft0 = hidden_in(It, I0, preset)
+    hidden1, Ft1 = hidden_in(It, I1, preset)
+    return torch.cat((Ft0, Ft1), 1), torch.cat((~hidden0, ~hidden1), 1)
 
 
 def visibility_of(hidden0, hidden1):

@@ -22,7 +22,7 @@ from ..config import DIS_PRESET_NAMES
 from ..errors import InputError
 from ..files import atomic_output
 from ..flow import dis_flow
-from ..occlusion import hidden_in
+from ..occlusion import teacher_flow
 from ..synthesis import intermediate_flows
 from ..warp import backward_warp
 from .frames import downscaled_frames, source_name, to_chw
@@ -263,14 +263,3 @@ class FootageDataset:
             item["teacher"], item["teacher_ok"] = teacher_flow(I0[None], It, I1[None], self.spec.preset)
         return item
 
-
-def teacher_flow(I0, It, I1, preset: str = "fine"):
-    """DIS flow from the true frame It to each input (the intermediate flows a perfect refinement
-    would give) and where each is trusted (its round trip comes back: the pixel is visible there).
-
-    I0, It, I1: (1,3,H,W) float RGB in [0,1]
-    returns (1,4,H,W) pixels (Ft0 0:2, Ft1 2:4), (1,2,H,W) bool
-    """
-    hidden0, Ft0 = hidden_in(It, I0, preset)
-    hidden1, Ft1 = hidden_in(It, I1, preset)
-    return torch.cat((Ft0, Ft1), 1), torch.cat((~hidden0, ~hidden1), 1)
