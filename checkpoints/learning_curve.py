@@ -1,5 +1,6 @@
-"""The learning curve of a training run: validation PSNR (and the front end's), visibility separation
-and training throughput against samples seen, as a Markdown table and a PNG.
+"""The learning curve of a training run: validation PSNR (and the front end's), visibility separation,
+the training loss terms since the previous validation, and training throughput against samples seen,
+as a Markdown table and a PNG.
 
     python checkpoints/learning_curve.py runs/dis-footage [--png checkpoints/curve.png]
 
@@ -33,6 +34,12 @@ def scalars(run: Path, tag: str) -> list:
     return sorted(dict(out).items())
 
 
+def window_mean(values: list, after: int, upto: int) -> float:
+    """Mean of the [(step, value)] logged in after < step <= upto; NaN when none was."""
+    inside = [v for step, v in values if after < step <= upto]
+    return float(np.mean(inside)) if inside else float("nan")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -46,10 +53,16 @@ def main(argv=None):
     speed = scalars(run, "train/samples_per_s")
     print(f"run {run}: step {state['step']}, {state['step'] * batch} samples; front end {front:.2f} dB" if front
           else f"run {run}: step {state['step']}")
-    print("| samples | val PSNR | vs front end | visibility separation |\n|---|---|---|---|")
+    l1, bce = scalars(run, "train/reconstruction"), scalars(run, "train/visibility")
+    print("| samples | val PSNR | vs front end | visibility separation | train L1 | train visibility BCE |\n"
+          "|---|---|---|---|---|---|")
+    previous = -1
     for h in hist:
         gain = f"{h['psnr'] - front:+.2f}" if front is not None else ""
-        print(f"| {h['step'] * batch:,} | {h['psnr']:.2f} | {gain} | {h.get('separation', float('nan')):.3f} |")
+        train = [window_mean(values, previous, h["step"]) for values in (l1, bce)]
+        print(f"| {h['step'] * batch:,} | {h['psnr']:.2f} | {gain} | {h.get('separation', float('nan')):.3f} | "
+              f"{train[0]:.4f} | {train[1]:.3f} |")
+        previous = h["step"]
     if speed:
         v = np.array([s for _, s in speed])
         print(f"samples/s over {len(v)} logs: median {np.median(v):.2f}, 10-90% {np.percentile(v, 10):.2f}-"
