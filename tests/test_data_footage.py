@@ -12,6 +12,8 @@ from slomo.data.footage import (
     warp_disagreement,
 )
 from slomo.errors import InputError
+from slomo.synthesis import intermediate_flows
+from slomo.warp import backward_warp
 
 
 def _texture(rng, H, W):
@@ -89,7 +91,6 @@ def test_samples_have_their_contract_and_are_reproducible(cache):
 def test_flow_follows_flips_and_time_reversal(tmp_path):
     """Whatever the augmentation, F01 warps I1 back onto I0 (a left-right flip takes the mirrored
     pair's own flow at the mirrored place)."""
-    from slomo.warp import backward_warp
     src = _sequence(tmp_path / "wide", n=5, size=(64, 192), shift=3)
     cache = build_footage_cache([src], tmp_path / "c", FootageSpec(gaps=(2,), stride=1, min_side=64), progress=False)
     ds = FootageDataset(cache, crop=64)
@@ -139,7 +140,6 @@ def test_teacher_flow_warps_the_inputs_onto_the_true_frame_whatever_the_augmenta
     """With `teacher`, every sample's teacher Ft0 and Ft1 warp I0 and I1 onto It where they are
     trusted, after flips and time reversal alike; collate stacks them as (B,T,...)."""
     from slomo.data import collate
-    from slomo.warp import backward_warp
     src = _sequence(tmp_path / "wide", n=5, size=(64, 192), shift=3)
     cache = build_footage_cache([src], tmp_path / "c", FootageSpec(gaps=(2,), stride=1, min_side=64), progress=False)
     ds = FootageDataset(cache, crop=64, teacher=True)
@@ -168,3 +168,41 @@ def test_teacher_gap_script_reports_both_comparisons(cache, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["front end against the teacher", "teacher medium against fine"]
     assert all("px" in line and "% of pixels over 2 px" in line for line in lines)
+
+
+def _crop_separation_script():
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location("crop_separation", REPO / "checkpoints" / "crop_separation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_crop_separation_scores_a_map_that_knows_the_closer_warp_near_one(cache):
+    mod = _crop_separation_script()
+    ds, g = FootageDataset(cache, crop=64, augment=False), torch.Generator().manual_seed(0)
+    samples = [ds.get(i % len(ds), g) for i in range(6)]
+
+    def knowing(sign):
+        def model(I0, I1, t, flows):
+            Ft0, Ft1 = intermediate_flows(flows[0], flows[1], t.view(-1, 1, 1, 1))
+            g0, g1 = backward_warp(I0, Ft0, "border"), backward_warp(I1, Ft1, "border")
+            It = next(s["It"] for s in samples if s["I0"].equal(I0[0]))
+            closer0 = ((g0 - It).abs().mean(1, keepdim=True) < (g1 - It).abs().mean(1, keepdim=True)).float()
+            V = closer0 if sign > 0 else 1 - closer0
+            return {"Vt0": V[:, None], "g0_refined": g0[:, None], "g1_refined": g1[:, None]}
+        return model
+
+    right, n = mod.crop_separation(knowing(+1), samples)
+    wrong, _ = mod.crop_separation(knowing(-1), samples)
+    assert n > 0 and right > 0.99 and wrong < -0.99
+
+
+def test_crop_separation_script_runs_checkpoints_on_the_same_crops(cache, tmp_path, capsys):
+    from slomo.model import SuperSloMo
+    path = SuperSloMo(width=0.125, flow="dis").save(tmp_path / "tiny.pt", step=3)
+    _crop_separation_script().main([str(cache), str(path), str(path), "--samples", "3", "--crop", "64"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1] and "(step 3): separation" in lines[0]
