@@ -46,6 +46,8 @@ def main(argv=None):
     ap.add_argument("--png", default=None)
     args = ap.parse_args(argv)
     run = Path(args.run)
+    if not (run / "state.pt").is_file():
+        sys.exit(f"{run}: no state.pt (not a training run folder, or its first save is still to come)")
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     batch = state["config"]["batch_size"]
     hist = state["history"]
