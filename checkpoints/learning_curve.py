@@ -71,6 +71,7 @@ def main(argv=None):
               f"{np.percentile(v, 90):.2f}")
     if args.png:
         import matplotlib
+        import matplotlib.ticker
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         x = [h["step"] * batch for h in hist]
@@ -84,6 +85,8 @@ def main(argv=None):
         b.plot(x, [h.get("separation", np.nan) for h in hist], "o-", color="C2")
         b.set_xlabel("training samples seen")
         b.set_ylabel("visibility separation")
+        for axis in (a, b):
+            axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
         fig.suptitle(f"{run.name}: validation on the dev triplets at t = 0.5")
         fig.tight_layout()
         fig.savefig(args.png, dpi=110)
