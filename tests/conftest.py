@@ -8,6 +8,15 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def checkpoint_script(name: str):
+    """The module of a script in checkpoints/ (they are not part of the package), loaded from its file."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, REPO / "checkpoints" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 SHARED = REPO.parent / "shared" / "data"
 
 

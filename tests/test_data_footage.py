@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import checkpoint_script
 
 from slomo.data.footage import (
     FootageDataset,
@@ -158,30 +159,14 @@ def test_teacher_flow_warps_the_inputs_onto_the_true_frame_whatever_the_augmenta
 
 
 def test_teacher_gap_script_reports_both_comparisons(cache, capsys):
-    import importlib.util
-
-    from conftest import REPO
-    spec = importlib.util.spec_from_file_location("teacher_gap", REPO / "checkpoints" / "teacher_gap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.main([str(cache), "--samples", "2", "--crop", "64"])
+    checkpoint_script("teacher_gap").main([str(cache), "--samples", "2", "--crop", "64"])
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["front end against the teacher", "teacher medium against fine"]
     assert all("px" in line and "% of pixels over 2 px" in line for line in lines)
 
 
-def _crop_separation_script():
-    import importlib.util
-
-    from conftest import REPO
-    spec = importlib.util.spec_from_file_location("crop_separation", REPO / "checkpoints" / "crop_separation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_crop_separation_scores_a_map_that_knows_the_closer_warp_near_one(cache):
-    mod = _crop_separation_script()
+    mod = checkpoint_script("crop_separation")
     ds, g = FootageDataset(cache, crop=64, augment=False), torch.Generator().manual_seed(0)
     samples = [ds.get(i % len(ds), g) for i in range(6)]
 
@@ -203,6 +188,6 @@ def test_crop_separation_scores_a_map_that_knows_the_closer_warp_near_one(cache)
 def test_crop_separation_script_runs_checkpoints_on_the_same_crops(cache, tmp_path, capsys):
     from slomo.model import SuperSloMo
     path = SuperSloMo(width=0.125, flow="dis").save(tmp_path / "tiny.pt", step=3)
-    _crop_separation_script().main([str(cache), str(path), str(path), "--samples", "3", "--crop", "64"])
+    checkpoint_script("crop_separation").main([str(cache), str(path), str(path), "--samples", "3", "--crop", "64"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0] == lines[1] and "(step 3): separation" in lines[0]

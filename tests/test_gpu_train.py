@@ -1,22 +1,16 @@
 """checkpoints/gpu_train.py at tiny scale on the CPU: pack, train on device-made batches, split, join, load."""
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-
-REPO = Path(__file__).resolve().parent.parent
+from conftest import checkpoint_script
 
 
 @pytest.fixture(scope="module")
 def gpu_train():
-    spec = importlib.util.spec_from_file_location("gpu_train", REPO / "checkpoints" / "gpu_train.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return checkpoint_script("gpu_train")
 
 
 def _clip(folder, n=10, size=(72, 100), seed=0):

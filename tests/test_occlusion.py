@@ -1,12 +1,10 @@
 """slomo.occlusion: the round-trip test, and the two visibility maps built on it, on a moving square."""
-import importlib.util
-
 import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
+from conftest import checkpoint_script
 from slomo.occlusion import consistency_visibility, round_trip_failed, true_visibility
 from test_visibility import moving_square, occlusion_masks
 
@@ -54,26 +52,17 @@ def test_consistency_trusts_the_input_that_sees_the_uncovered_background():
 
 
 def test_the_oracle_script_counts_occlusions_among_the_labelled_pixels():
-    spec = importlib.util.spec_from_file_location("occlusion_cue", REPO / "checkpoints" / "occlusion_cue.py")
-    cue = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cue)
+    cue = checkpoint_script("occlusion_cue")
     for I0, It, I1, _ in _triplets(2):
         for true_flow in (False, True):
             Vt0, g0, g1, occluded = cue.oracle(I0, It, I1, true_flow)
             assert occluded.any() and 0 < cue.labelled_share(occluded, g0, g1, It) <= 1
 
 
-def _headroom_script():
-    spec = importlib.util.spec_from_file_location("flow_headroom", REPO / "checkpoints" / "flow_headroom.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @settings(max_examples=20, deadline=None)
 @given(st.integers(-4, 4), st.integers(-4, 4), st.sampled_from([0.25, 0.5, 0.75]))
 def test_splatting_a_uniform_flow_gives_eq_4_inside_the_frame(dx, dy, t):
-    mod = _headroom_script()
+    mod = checkpoint_script("flow_headroom")
     F01, F10 = _field(2 * dx, 2 * dy, 24, 20), _field(-2 * dx, -2 * dy, 24, 20)
     I = torch.rand(1, 3, 24, 20)
     Ft0, Ft1 = mod.splatted_flows(I, I, F01, F10, t)
@@ -83,14 +72,14 @@ def test_splatting_a_uniform_flow_gives_eq_4_inside_the_frame(dx, dy, t):
 
 
 def test_forward_splat_keeps_the_total_weight_of_pixels_that_stay_inside():
-    mod = _headroom_script()
+    mod = checkpoint_script("flow_headroom")
     flow = torch.rand(1, 2, 16, 16) * 2 - 1  # under a pixel: everything lands inside but the border
     num, den = mod.forward_splat(torch.ones(1, 1, 16, 16), flow, torch.ones(1, 1, 16, 16))
     assert torch.allclose(num, den) and abs(float(den[..., 2:-2, 2:-2].mean()) - 1) < 0.1
 
 
 def test_the_headroom_script_scores_the_oracles_above_the_front_end():
-    mod = _headroom_script()
+    mod = checkpoint_script("flow_headroom")
     for I0, It, I1, _ in _triplets(2):
         r = mod.headroom(I0, It, I1)
         assert set(r) == {"front end", "+ oracle V", "teacher flow", "+ true V", "eq. 4 px", "splatted px",

@@ -55,11 +55,9 @@ def test_a_state_of_another_model_or_kind_is_refused(dataset, tmp_path):
 
 
 def test_the_learning_curve_reads_validation_history_and_training_terms(tmp_path, capsys):
-    import importlib.util
-
     from tensorboardX import SummaryWriter
 
-    from conftest import REPO
+    from conftest import checkpoint_script
     hist = [{"step": 0, "psnr": 29.0, "separation": 0.0, "front_end_psnr": 29.5},
             {"step": 10, "psnr": 29.8, "separation": 0.05, "front_end_psnr": 29.5}]
     torch.save({"step": 10, "config": {"batch_size": 4}, "history": hist}, tmp_path / "state.pt")
@@ -67,9 +65,6 @@ def test_the_learning_curve_reads_validation_history_and_training_terms(tmp_path
         for step in range(1, 11):
             writer.add_scalar("train/reconstruction", 0.01 * step, step)
             writer.add_scalar("train/visibility", 0.7, step)
-    spec = importlib.util.spec_from_file_location("learning_curve", REPO / "checkpoints" / "learning_curve.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.main([str(tmp_path)]) == 0
+    assert checkpoint_script("learning_curve").main([str(tmp_path)]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 40")]
     assert rows == ["| 40 | 29.80 | +0.30 | 0.050 | 0.0550 | 0.700 |"]  # mean of steps 1..10
