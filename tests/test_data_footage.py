@@ -191,3 +191,22 @@ def test_crop_separation_script_runs_checkpoints_on_the_same_crops(cache, tmp_pa
     checkpoint_script("crop_separation").main([str(cache), str(path), str(path), "--samples", "3", "--crop", "64"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0] == lines[1] and "(step 3): separation" in lines[0]
+
+
+def test_overfit_probe_trains_only_on_its_fixed_crops(cache, capsys):
+    mod = checkpoint_script("overfit_probe")
+    from slomo.train.config import load_config
+    from slomo.train.trainer import Trainer
+    cfg = load_config(mod.REPO / "configs" / "dis-footage.toml",
+                      [f"data={cache}", "val=", "out=" + str(cache.parent / "probe"), "crop=64", "batch_size=4",
+                       "model.width=0.125", "loader_threads=0", "warmup=0", "lr=3e-3", "steps=40", "threads=1"])
+    trainer = Trainer(cfg)
+    try:
+        rows = mod.probe(trainer, crops=8, steps=40, every=20)
+        batches, _ = mod.fixed_batches(trainer, 8, 321)
+        assert all(torch.equal(trainer.batch(s)["It"], batches[s % 2]["It"]) for s in range(4))
+    finally:
+        trainer.close()
+    assert [r[0] for r in rows] == [20, 40]
+    assert rows[1][1] < rows[0][1]  # the training L1 on the same crops falls
+    assert capsys.readouterr().out.count("separation: fixed crops") == 2
