@@ -7,9 +7,8 @@ Draws `--crops` crops as training draws them (the config's data, crop size, hard
 reversal) and trains a fresh model of the config on only those, cycling through them in batches, for
 `--steps` steps. Every `--every` steps it prints the mean training L1 and visibility BCE since the last
 line, and the visibility separation on (up to `--scored` of) the fixed crops and on as many fresh crops
-of the same data.
-If the separation on the fixed crops climbs while the fresh crops stay flat, the network can read
-visibility from its inputs and needs more data; if both stay flat, its inputs or its capacity are short.
+of the same data. If the separation climbs on the fixed crops and stays flat on fresh ones, the head
+learns but memorises; if it stays flat on both, the head (or the gradient into it) is stuck.
 Nothing is written (the run folder is a temporary one).
 """
 import argparse
